@@ -1,0 +1,176 @@
+"""The Whoosh index: one document per article (title, summary, tags) and one per section (heading, text).
+
+Every build goes into a fresh directory beside the live one; a pointer file is then
+replaced atomically, so a reader sees either the old index or the new one, never half
+of either. A build that finds every article unchanged writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.lang.porter2 import stem
+
+from kb.articles import Article, Library
+
+log = logging.getLogger(__name__)
+
+# Porter2 undoubles consonants ("resetting" -> "reset"); Whoosh's default Porter does not.
+ANALYZER = StemmingAnalyzer(stemfn=stem)
+
+SCHEMA = Schema(
+    id=ID(stored=True, unique=True),
+    slug=ID(stored=True),
+    anchor=STORED,
+    kind=ID(stored=True),
+    title=TEXT(analyzer=ANALYZER, field_boost=3.0),
+    article_title=TEXT(analyzer=ANALYZER, field_boost=1.5),
+    summary=TEXT(analyzer=ANALYZER, field_boost=1.5),
+    body=TEXT(analyzer=ANALYZER),
+    tags=KEYWORD(lowercase=True, commas=True, scorable=True, field_boost=2.0),
+)
+SEARCH_FIELDS = ("title", "article_title", "summary", "body", "tags")
+
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+ARTICLE, SECTION = "article", "section"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did."""
+
+    path: str
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the build wrote a new index."""
+        return bool(self.added or self.updated or self.removed)
+
+
+def documents(article: Article) -> list[dict]:
+    """Return the index documents for one article: itself and each of its sections."""
+    docs = [
+        {
+            "id": article.slug,
+            "slug": article.slug,
+            "anchor": "",
+            "kind": ARTICLE,
+            "title": article.title,
+            "summary": article.summary,
+            "tags": ",".join(article.tags),
+        }
+    ]
+    for section in article.sections:
+        if not section.anchor:
+            # The intro belongs to the article document: it is what the summary sums up.
+            docs[0]["body"] = section.text
+            continue
+        docs.append(
+            {
+                "id": f"{article.slug}#{section.anchor}",
+                "slug": article.slug,
+                "anchor": section.anchor,
+                "kind": SECTION,
+                "title": section.title,
+                "article_title": article.title,
+                "body": section.text,
+            }
+        )
+    return docs
+
+
+def current_path(index_dir: str | Path) -> Path | None:
+    """Return the directory of the live index, or None if there is none."""
+    pointer = Path(index_dir) / POINTER
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = Path(index_dir) / name
+    return path if name and (path / MANIFEST).is_file() else None
+
+
+def open_index(index_dir: str | Path):
+    """Open the live index; raise ``FileNotFoundError`` if none has been built."""
+    path = current_path(index_dir)
+    if path is None:
+        raise FileNotFoundError(f"no index in {index_dir}: run 'flask build-index'")
+    return whoosh_index.open_dir(str(path))
+
+
+def _read_manifest(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:
+    """Point readers at ``build`` in one atomic rename, then drop older builds."""
+    tmp = index_dir / f".{POINTER}.{uuid.uuid4().hex}"
+    tmp.write_text(build.name, encoding="utf-8")
+    os.replace(tmp, index_dir / POINTER)
+    # Keep the previous build: a reader in another process may have read the old
+    # pointer a moment ago and not opened its files yet. Anything older goes.
+    for old in index_dir.glob("build-*"):
+        if old != build and old != previous:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(library: Library, index_dir: str | Path, *, full: bool = False) -> BuildReport:
+    """Index the library aside, reusing the live index for unchanged articles, then swap it in."""
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    live = current_path(index_dir)
+    before = {} if full else _read_manifest(live)
+    after = {slug: article.digest for slug, article in library.articles.items()}
+    added = [s for s in after if s not in before]
+    updated = [s for s in after if s in before and before[s] != after[s]]
+    removed = [s for s in before if s not in after]
+    unchanged = len(after) - len(added) - len(updated)
+    if live is not None and before and not (added or updated or removed):
+        return BuildReport(str(live), 0, 0, 0, unchanged, time.perf_counter() - started)
+
+    build = index_dir / f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    try:
+        if live is not None and before:
+            shutil.copytree(live, build)
+            ix = whoosh_index.open_dir(str(build))
+        else:
+            build.mkdir()
+            ix = whoosh_index.create_in(str(build), SCHEMA)
+            added, updated, removed, unchanged = list(after), [], [], 0
+        with ix.writer(limitmb=256) as writer:
+            for slug in updated + removed:
+                writer.delete_by_term("slug", slug)
+            for slug in added + updated:
+                for doc in documents(library.articles[slug]):
+                    writer.add_document(**doc)
+        ix.close()
+        (build / MANIFEST).write_text(json.dumps(after, sort_keys=True), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    _swap(index_dir, build, live)
+    report = BuildReport(str(build), len(added), len(updated), len(removed), unchanged, time.perf_counter() - started)
+    log.info("index built: %s", report)
+    return report

@@ -1,0 +1,141 @@
+"""Query and question normalisation shared by search and the answer bot: spellings, synonyms, typos."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from rapidfuzz.distance import DamerauLevenshtein
+from rapidfuzz import process
+
+WORD_RE = re.compile(r"[^\W_][\w@./'-]*[^\W_]|[^\W_]")
+# Words of a question that say nothing about what is asked.
+QUESTION_WORDS = frozenset(
+    "how do does did what which why where who whom whose i me my mine can could should would "
+    "please pls hi hello there is are am be been was were a an the to of for on in at it its "
+    "with and or not no don't dont doesn't want need get use using".split()
+)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The spellings and synonym groups from ``synonyms.yml``."""
+
+    spellings: dict[str, str]
+    groups: dict[str, tuple[str, ...]]
+    spelling_re: re.Pattern | None = field(default=None, compare=False)
+
+    def canonical(self, word: str) -> str:
+        """Return the first word of the word's synonym group (or the word)."""
+        group = self.groups.get(word)
+        return group[0] if group else word
+
+    def equivalents(self, word: str) -> tuple[str, ...]:
+        """Return the word and its synonyms, the word first."""
+        group = self.groups.get(word, ())
+        return (word, *[w for w in group if w != word])
+
+    def respell(self, text: str) -> str:
+        """Rewrite alternative spellings to their canonical form."""
+        if self.spelling_re is None:
+            return text
+        return self.spelling_re.sub(lambda m: self.spellings[m.group(0).lower()], text)
+
+
+def load_lexicon(path: str | Path) -> Lexicon:
+    """Load spellings and synonyms from a YAML file."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    spellings = {
+        variant.lower(): canonical.lower()
+        for canonical, variants in (raw.get("spellings") or {}).items()
+        for variant in variants
+    }
+    groups = {}
+    for group in raw.get("synonyms") or []:
+        words = tuple(str(w).lower() for w in group)
+        for word in words:
+            groups[word] = words
+    pattern = None
+    if spellings:
+        # Longest first, so "pop 3s" wins over "pop".
+        alternatives = sorted(spellings, key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, alternatives)) + r")(?![\w])", re.I)
+    return Lexicon(spellings=spellings, groups=groups, spelling_re=pattern)
+
+
+class Speller:
+    """Correct words that are not in a vocabulary to the closest word that is."""
+
+    def __init__(self, vocabulary: dict[str, int]):
+        self.vocabulary = vocabulary
+        self._words = list(vocabulary)
+        self.correct = lru_cache(maxsize=4096)(self._correct)
+
+    @staticmethod
+    def max_distance(word: str) -> int:
+        """Allow one typo in short words, two in long ones, none in very short ones."""
+        return 0 if len(word) < 4 else 1 if len(word) < 8 else 2
+
+    def _correct(self, word: str) -> str:
+        limit = self.max_distance(word)
+        if word in self.vocabulary or not limit or not word.isalpha():
+            return word
+        matches = process.extract(
+            word, self._words, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=8
+        )
+        if not matches:
+            return word
+        # Fewest edits first, then the more frequent word.
+        best = min(matches, key=lambda m: (m[1], -self.vocabulary[m[0]], m[0]))
+        return best[0]
+
+
+def words(text: str) -> list[str]:
+    """Split text into lower-case words, keeping host names and addresses whole."""
+    return WORD_RE.findall(text.lower())
+
+
+def count_words(texts: Iterable[str]) -> dict[str, int]:
+    """Count the words of many texts."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for word in words(text):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Spellings, typo correction and synonyms over one vocabulary."""
+
+    lexicon: Lexicon
+    speller: Speller
+
+    def terms(self, text: str) -> list[tuple[str, str]]:
+        """Return (typed, corrected) word pairs after rewriting spellings."""
+        return [(word, self.speller.correct(word)) for word in words(self.lexicon.respell(text))]
+
+    def normalize(self, text: str) -> str:
+        """Return the question as the bot should read it: respelled, corrected, synonyms added."""
+        out = []
+        for _, word in self.terms(text):
+            out.append(word)
+            canonical = self.lexicon.canonical(word)
+            if canonical != word:
+                out.append(canonical)
+        return " ".join(out)
+
+
+def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int]) -> Normalizer:
+    """Make a normalizer whose speller knows ``vocabulary`` and every lexicon word."""
+    known = dict(vocabulary)
+    for word in QUESTION_WORDS:
+        known.setdefault(word, 1)
+    for word in [*lexicon.spellings.values(), *lexicon.groups]:
+        for part in words(word):
+            known[part] = known.get(part, 0) + 1
+    return Normalizer(lexicon=lexicon, speller=Speller(known))

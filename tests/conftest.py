@@ -1,0 +1,63 @@
+"""Shared fixtures: an app on the shipped articles with its index in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_ARTICLES = ROOT.parent / "shared" / "source-articles"
+
+
+@pytest.fixture(autouse=True)
+def _no_flask_env(monkeypatch):
+    """Keep a developer's FLASK_* variables out of every test."""
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+
+
+def make_config(tmp: Path, **overrides) -> dict:
+    """Return a test configuration whose state lives under ``tmp``."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "INDEX_DIR": str(tmp / "index"),
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def session_app(tmp_path_factory):
+    """One app on the shipped articles, built once for the whole run."""
+    return create_app(make_config(tmp_path_factory.mktemp("app")))
+
+
+@pytest.fixture
+def app(session_app):
+    return session_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def write_article(directory: Path, name: str, body: str = "Some text.\n\n## A section\n\nMore text.\n", **front) -> Path:
+    """Write ``<name>.md`` with front matter (sensible defaults, overridable) and return its path."""
+    meta = {"title": name.replace("-", " ").title(), "summary": f"About {name}.", "updated": "2026-01-31", **front}
+    meta = {key: value for key, value in meta.items() if value is not None}
+    path = Path(directory) / f"{name}.md"
+    path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + textwrap.dedent(body), encoding="utf-8")
+    return path

@@ -1,0 +1,99 @@
+"""Index builds: atomic swap, skipping unchanged articles, and readers that follow a rebuild."""
+
+import os
+
+from conftest import write_article
+from kb import load_knowledge_base
+from kb.index import POINTER, build_index, current_path
+from kb.search import search
+
+
+def setup_kb(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_article(articles, "alpha", body="Intro.\n\n## Apples\n\nRed apples grow on trees.\n")
+    write_article(articles, "beta", body="Intro.\n\n## Bananas\n\nYellow bananas are curved.\n")
+    return articles, tmp_path / "index"
+
+
+def reload(articles, index_dir):
+    return load_knowledge_base(articles, index_dir)
+
+
+def titles(base, text):
+    return [h.section for h in search(base.index, base.library, base.normalizer, text).hits]
+
+
+def test_first_build_indexes_everything(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    report = build_index(reload(articles, index_dir).library, index_dir)
+    assert (report.added, report.updated, report.removed, report.changed) == (2, 0, 0, True)
+    assert (index_dir / POINTER).read_text() == current_path(index_dir).name
+
+
+def test_unchanged_articles_are_skipped(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    first = build_index(reload(articles, index_dir).library, index_dir)
+    second = build_index(reload(articles, index_dir).library, index_dir)
+    assert not second.changed and second.unchanged == 2 and second.path == first.path
+
+
+def test_one_changed_article_is_reindexed_alone_into_a_new_directory(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    first = build_index(reload(articles, index_dir).library, index_dir)
+    write_article(articles, "beta", body="Intro.\n\n## Cherries\n\nDark cherries are sweet.\n")
+    second = build_index(reload(articles, index_dir).library, index_dir)
+    assert (second.added, second.updated, second.unchanged) == (0, 1, 1)
+    assert second.path != first.path
+    base = reload(articles, index_dir)
+    assert titles(base, "cherries") == ["Cherries"]
+    assert titles(base, "bananas") == []
+    assert titles(base, "apples") == ["Apples"]
+
+
+def test_removed_article_leaves_the_index(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    build_index(reload(articles, index_dir).library, index_dir)
+    (articles / "beta.md").unlink()
+    report = build_index(reload(articles, index_dir).library, index_dir)
+    assert report.removed == 1
+    assert titles(reload(articles, index_dir), "bananas") == []
+
+
+def test_an_open_searcher_follows_a_rebuild(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    base = reload(articles, index_dir)
+    build_index(base.library, index_dir)
+    assert titles(base, "apples") == ["Apples"]
+    searcher = base.index.searcher()
+    assert base.index.searcher() is searcher  # reused while nothing changes
+    write_article(articles, "gamma", body="Intro.\n\n## Grapes\n\nGreen grapes.\n")
+    newer = reload(articles, index_dir)
+    build_index(newer.library, index_dir)
+    assert base.index.searcher() is not searcher
+    assert titles(newer, "grapes") == ["Grapes"]
+
+
+def test_a_failed_build_leaves_the_live_index_alone(tmp_path, monkeypatch):
+    articles, index_dir = setup_kb(tmp_path)
+    good = build_index(reload(articles, index_dir).library, index_dir)
+    write_article(articles, "alpha", body="Intro.\n\n## Apricots\n\nChanged.\n")
+    library = reload(articles, index_dir).library
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("kb.index.documents", explode)
+    try:
+        build_index(library, index_dir)
+    except RuntimeError:
+        pass
+    assert current_path(index_dir).name == os.path.basename(good.path)
+    assert sorted(p.name for p in index_dir.glob("build-*")) == [os.path.basename(good.path)]
+
+
+def test_full_rebuild_reindexes_everything(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    build_index(reload(articles, index_dir).library, index_dir)
+    report = build_index(reload(articles, index_dir).library, index_dir, full=True)
+    assert report.added == 2 and report.changed

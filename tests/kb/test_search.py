@@ -1,0 +1,88 @@
+"""Search quality on realistic help-center queries, typos included, and hostile input."""
+
+import pytest
+
+from conftest import write_article
+from kb import load_knowledge_base
+from kb.index import build_index
+from kb.search import search
+
+
+def run(app, text, **kwargs):
+    base = app.extensions["kb"]
+    return search(base.index, base.library, base.normalizer, text, **kwargs)
+
+
+# (query, a URL that must be among the first three results)
+QUALITY = [
+    ("imap settings", "/articles/email-client-settings#incoming-mail-imap"),
+    ("imap setings", "/articles/email-client-settings#incoming-mail-imap"),
+    ("incoming mail server", "/articles/email-client-settings#incoming-mail-imap"),
+    ("incomming server port", "/articles/email-client-settings#incoming-mail-imap"),
+    ("smtp port", "/articles/email-client-settings#outgoing-mail-smtp"),
+    ("outgoing server", "/articles/email-client-settings#outgoing-mail-smtp"),
+    ("outgoign server", "/articles/email-client-settings#outgoing-mail-smtp"),
+    ("smtp authentification", "/articles/email-protocols#smtp-supported"),
+    ("pop3", "/articles/email-protocols#pop3-not-supported"),
+    ("pop 3", "/articles/email-protocols#pop3-not-supported"),
+    ("pop", "/articles/email-protocols#pop3-not-supported"),
+    ("how do I enable POP3", "/articles/email-protocols#pop3-not-supported"),
+    ("why is pop3 not supported", "/articles/email-protocols#why-pop3-is-not-supported"),
+    ("ssl", "/articles/email-protocols#required-security-settings"),
+    ("encrypted connections required", "/articles/email-protocols#required-security-settings"),
+    ("login", "/articles/email-client-settings#username-and-password"),
+    ("username", "/articles/email-client-settings#username-and-password"),
+    ("partial usernames", "/articles/email-protocols#common-configuration-mistakes"),
+    ("common mistakes", "/articles/email-protocols#common-configuration-mistakes"),
+    ("syncronization across devices", "/articles/email-protocols#imap-supported"),
+    ("which protocols are supported", "/articles/email-protocols#supported-protocols-at-proredline"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), QUALITY)
+def test_realistic_queries_find_the_right_section(app, query, expected):
+    urls = [hit.url for hit in run(app, query, limit=3).hits]
+    assert expected in urls, f"{query!r} gave {urls}"
+
+
+def test_typos_give_a_suggestion(app):
+    page = run(app, "smtp authentification")
+    assert page.suggestion == "smtp authentication"
+    assert run(app, "smtp authentication").suggestion is None
+
+
+def test_nothing_found_gives_no_results_and_no_crash(app):
+    page = run(app, "zzzqqqxx")
+    assert (page.total, page.hits) == (0, ())
+
+
+def test_snippets_highlight_matches_and_escape_text(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_article(articles, "code", body="Intro.\n\n## Markup\n\nType `<b>bold</b>` to get bold text in a signature.\n")
+    base = load_knowledge_base(articles, tmp_path / "index")
+    build_index(base.library, tmp_path / "index")
+    [hit] = search(base.index, base.library, base.normalizer, "bold signature").hits
+    assert "&lt;b&gt;" in hit.snippet and "<b>" not in hit.snippet
+    assert "<mark>signature</mark>" in hit.snippet
+    assert hit.url == "/articles/code#markup" and hit.section == "Markup"
+
+
+@pytest.mark.parametrize("text", ['"', "AND (", "*", "title:", "title:imap", "OR OR", "((((", "imap~2", "\x00\x1f", "🙂", "é" * 50])
+def test_query_syntax_is_just_text(app, text):
+    page = run(app, text)
+    assert page.total >= 0
+
+
+def test_pagination_splits_results(app):
+    first = run(app, "email imap smtp pop3", limit=2, page=1)
+    second = run(app, "email imap smtp pop3", limit=2, page=2)
+    assert first.pages >= 2 and len(first.hits) == 2
+    assert not {h.url for h in first.hits} & {h.url for h in second.hits}
+
+
+def test_an_article_hit_is_dropped_below_its_own_sections(app):
+    urls = [h.url for h in run(app, "pop3", limit=20).hits]
+    assert len(urls) == len(set(urls))
+    if "/articles/email-protocols" in urls:
+        assert urls.index("/articles/email-protocols") < urls.index("/articles/email-protocols#pop3-not-supported")

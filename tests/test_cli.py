@@ -1,0 +1,42 @@
+from app import create_app
+from conftest import make_config, write_article
+
+
+def test_build_index_reports_what_it_did(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_article(articles, "one")
+    app = create_app(make_config(tmp_path, ARTICLES_DIR=str(articles), BUILD_INDEX_ON_START=False))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["build-index"])
+    assert result.exit_code == 0 and "index built: 1 added" in result.output
+    result = runner.invoke(args=["build-index"])
+    assert "index unchanged: 0 added, 0 updated, 0 removed, 1 unchanged" in result.output
+    assert "1 added" in runner.invoke(args=["build-index", "--full"]).output
+
+
+def test_validate_passes_on_the_shipped_articles(runner):
+    result = runner.invoke(args=["validate"])
+    assert result.exit_code == 0 and "0 problems" in result.output
+
+
+def test_validate_lists_problems_with_file_and_line_and_fails(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_article(articles, "fine")
+    write_article(articles, "broken", body="Intro.\n\nServer {imap.nope}\n")
+    app = create_app(make_config(tmp_path, ARTICLES_DIR=str(articles)))
+    result = app.test_cli_runner().invoke(args=["validate"])
+    assert result.exit_code == 1
+    assert "broken.md:9: unknown placeholder {imap.nope}" in result.output
+    assert "1 articles ok, 1 problems" in result.output
+
+
+def test_the_site_serves_the_good_articles_when_one_is_broken(tmp_path):
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_article(articles, "fine")
+    (articles / "broken.md").write_text("---\ntitle: [\n---\n")
+    client = create_app(make_config(tmp_path, ARTICLES_DIR=str(articles))).test_client()
+    assert client.get("/articles/fine").status_code == 200
+    assert client.get("/articles/broken").status_code == 404
