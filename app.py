@@ -24,6 +24,10 @@ from flask.cli import with_appcontext
 from werkzeug.exceptions import HTTPException
 
 import kb
+from classifier import data as intent_data
+from classifier import evaluate as intent_evaluation
+from classifier import model as intent_model
+from kb.answers import pop3_policy_problems
 from kb.index import build_index
 from kb.search import MAX_QUERY_CHARS, search
 
@@ -59,12 +63,24 @@ def default_config(instance_path: str) -> dict:
         "SEARCH_MAX_LIMIT": 50,
         "SEARCH_MAX_PAGE": 50,
         "BUILD_INDEX_ON_START": True,
+        "RESPONSES_PATH": str(kb.DEFAULT_RESPONSES_PATH),
+        "INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"),
+        "HELDOUT_PATH": str(ROOT / "classifier" / "heldout.jsonl"),
+        "MODEL_PATH": str(Path(instance_path) / "intent_model.joblib"),
+        "ASK_MAX_CHARS": 2000,
+        # `flask evaluate` fails below these (measured figures are in the README).
+        "EVAL_MIN_CV_ACCURACY": 0.80,
+        "EVAL_MIN_HELDOUT_ACCURACY": 0.90,
+        "EVAL_MIN_OUT_OF_SCOPE_RECALL": 0.80,
+        "EVAL_MAX_FALSE_REJECT": 0.08,
     }
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` (tests) replaces the instance file and environment."""
-    app = Flask(__name__, instance_relative_config=True)
+    # Tests give their own instance folder, so no state of a developer's is read or written.
+    instance_path = (config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(default_config(app.instance_path))
     if config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -75,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_secret_key(app)
 
     init_knowledge_base(app)
+    init_intent_model(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     register_errors(app)
@@ -82,6 +99,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.context_processor(lambda: {"provider": app.extensions["kb"].settings.provider})
     app.cli.add_command(build_index_command)
     app.cli.add_command(validate_command)
+    app.cli.add_command(train_command)
+    app.cli.add_command(evaluate_command)
     return app
 
 
@@ -108,19 +127,42 @@ def init_secret_key(app: Flask) -> None:
 
 
 def init_knowledge_base(app: Flask) -> None:
-    """Load the knowledge base once and build the index if it is missing or stale."""
+    """Load the knowledge base once and build the index if it is missing or stale.
+
+    The training data's words join the articles' vocabulary, so the shared normaliser
+    corrects typos towards words that either of them uses.
+    """
+    training = intent_data.load_intents(app.config["INTENTS_PATH"])
     base = kb.load_knowledge_base(
         app.config["ARTICLES_DIR"],
         app.config["INDEX_DIR"],
         settings_path=app.config["MAIL_SETTINGS_PATH"],
         lexicon_path=app.config["SYNONYMS_PATH"],
+        responses_path=app.config["RESPONSES_PATH"],
         article_url=ARTICLE_URL,
+        extra_vocabulary=intent_data.vocabulary(training),
     )
     app.extensions["kb"] = base
+    app.extensions["intent_data"] = training
     if app.config["BUILD_INDEX_ON_START"]:
         report = build_index(base.library, app.config["INDEX_DIR"])
         if report.changed:
             log.info("index was missing or stale; built %s", report)
+
+
+def init_intent_model(app: Flask) -> None:
+    """Load the trained model from the instance folder, or train it if it is missing or stale."""
+    base, training = app.extensions["kb"], app.extensions["intent_data"]
+    # A change to the shared normaliser (synonyms, vocabulary) changes what the model reads.
+    fingerprint = base.normalizer.fingerprint
+    model = intent_model.load(
+        app.config["MODEL_PATH"], data_digest=training.digest, fingerprint=fingerprint, trusted_dir=app.instance_path
+    )
+    if model is None:
+        model = intent_model.train(training, base.normalizer.normalize, fingerprint=fingerprint)
+        intent_model.save(model, app.config["MODEL_PATH"])
+        log.info("trained the intent model (thresholds %s)", model.thresholds)
+    app.extensions["intent_model"] = model
 
 
 def knowledge_base() -> kb.KnowledgeBase:
@@ -250,6 +292,71 @@ def api_search():
     )
 
 
+def json_body() -> dict:
+    """Return the request's JSON object, or explain why it is not one."""
+    if not request.is_json:
+        raise BadRequest("send a JSON object with Content-Type: application/json")
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object")
+    return payload
+
+
+def text_field(payload: dict, name: str, max_chars: int, required: bool = True) -> str | None:
+    """Read a string field: present, a string, not blank, not too long."""
+    value = payload.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"'{name}' is required and must be a string")
+    value = "".join(ch if ch.isprintable() else " " for ch in value).strip()
+    if not value:
+        raise BadRequest(f"'{name}' must not be empty")
+    if len(value) > max_chars:
+        raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
+    return value
+
+
+def respond(question: str):
+    """Classify a question and answer it: the one place where classifier and knowledge base meet."""
+    base = knowledge_base()
+    prediction = intent_model.predict(current_app.extensions["intent_model"], base.normalizer.normalize(question))
+    log.debug("ask: %s %.3f fallback=%s clarify=%s", prediction.intent, prediction.confidence, prediction.fallback, prediction.clarify)
+    choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
+    return prediction, kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
+
+
+def link_json(link) -> dict:
+    return {"title": link.title, "section": link.section, "url": link.url}
+
+
+@api.post("/ask")
+def api_ask():
+    """Answer a question: ``{"question": "...", "session": "..."}``."""
+    payload = json_body()
+    question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"])
+    session = text_field(payload, "session", 100, required=False)
+    prediction, answer = respond(question)
+    ranking = [{"intent": i, "confidence": c} for i, c in prediction.ranking]
+    body = {
+        "intent": intent_data.OUT_OF_SCOPE if prediction.fallback else prediction.intent,
+        "confidence": prediction.confidence,
+        "fallback": prediction.fallback,
+        "clarify": prediction.clarify,
+        "answer": {"text": answer.text, "markdown": answer.markdown, "html": answer.html},
+        "articles": [link_json(link) for link in answer.articles],
+        "suggestions": list(answer.suggestions),
+        # On a clarifying question these are the choices offered; otherwise the runners-up.
+        "alternatives": ranking[:2] if prediction.clarify else ranking[1:4],
+        "source": {**link_json(answer.source), "updated": answer.source.updated.isoformat()} if answer.source else None,
+    }
+    if answer.settings is not None:
+        body["settings"] = answer.settings
+    if session is not None:
+        body["session"] = session
+    return jsonify(body)
+
+
 def article_summary(found) -> dict:
     return {
         "slug": found.slug,
@@ -303,9 +410,80 @@ def build_index_command(full: bool):
 @with_appcontext
 def validate_command():
     """Check every article; print each problem with file and line."""
-    library = knowledge_base().library
-    for problem in library.problems:
-        click.echo(str(problem))
-    click.echo(f"{len(library.articles)} articles ok, {len(library.problems)} problems")
-    if library.problems:
+    base = knowledge_base()
+    problems = [str(p) for p in base.library.problems] + list(base.responses.problems)
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"{len(base.library.articles)} articles ok, {len(problems)} problems")
+    if problems:
+        raise SystemExit(1)
+
+
+@click.command("train")
+@with_appcontext
+def train_command():
+    """Train the intent model, choose its thresholds by cross-validation, and save it."""
+    base, training = knowledge_base(), current_app.extensions["intent_data"]
+    model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
+    intent_model.save(model, current_app.config["MODEL_PATH"])
+    current_app.extensions["intent_model"] = model
+    examples = sum(len(i.examples) for i in training.intents)
+    click.echo(
+        f"trained on {examples} examples of {len(training.intents)} intents; "
+        f"fallback below {model.thresholds.fallback:.2f}, clarify within {model.thresholds.ambiguity:.2f}"
+    )
+
+
+@click.command("evaluate")
+@click.option("--folds", default=intent_model.CV_FOLDS, show_default=True, help="Cross-validation folds.")
+@click.option("--questions", "questions_path", type=click.Path(exists=True, dir_okay=False), help="Held-out JSONL file.")
+@click.option("--show-mistakes", is_flag=True, help="List every held-out question the bot got wrong.")
+@with_appcontext
+def evaluate_command(folds: int, questions_path: str | None, show_mistakes: bool):
+    """Cross-validate the classifier, score it on held-out questions, and check POP3 answers."""
+    config = current_app.config
+    base, training = knowledge_base(), current_app.extensions["intent_data"]
+    normalize = base.normalizer.normalize
+    cv = intent_evaluation.cross_validate(training, normalize, folds)
+    click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
+    click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
+    for row in cv.per_intent:
+        click.echo(f"  {row.intent:24} {row.precision:9.3f} {row.recall:7.3f} {row.f1:6.3f} {row.support:5d}")
+    click.echo(f"  accuracy {cv.accuracy:.3f}; out-of-scope recall {cv.scores.out_of_scope_recall:.3f}; "
+               f"false-reject rate {cv.scores.false_reject_rate:.3f}")
+    click.echo("  most confused (true -> predicted): " + ", ".join(f"{t} -> {p} ({n})" for t, p, n in cv.confused[:6]))
+
+    questions = intent_data.load_questions(questions_path or config["HELDOUT_PATH"])
+    model = current_app.extensions["intent_model"]
+    predictions, held = intent_evaluation.evaluate_questions(model, questions, normalize)
+    click.echo(f"Held-out questions ({held.questions})")
+    click.echo(f"  in-scope top-1 accuracy {held.in_scope_accuracy:.3f}; out-of-scope recall {held.out_of_scope_recall:.3f}; "
+               f"false-reject rate {held.false_reject_rate:.3f}; clarifying questions {held.clarify_rate:.3f}")
+    if show_mistakes:
+        for question, expected, got in held.mistakes:
+            click.echo(f"  expected {expected:24} got {got:24} {question}")
+
+    unsafe = []
+    for question, prediction in zip(questions, predictions):
+        answer = kb.answer(base, question.question, prediction.intent, fallback=prediction.fallback)
+        unsafe += [f"{question.id}: {p}" for p in pop3_policy_problems(answer)]
+    unsafe += [f"response {i}: {p}" for i, a in base.responses.answers.items() for p in pop3_policy_problems(a)]
+    pop3_questions = sum(any(i.startswith("pop3") for i in q.intents) for q in questions)
+    click.echo(f"POP3 policy: {len(unsafe)} unsafe answers ({pop3_questions} POP3 questions, {len(base.responses.answers)} responses)")
+    for line in unsafe:
+        click.echo(f"  {line}")
+
+    failures = [
+        name
+        for name, ok in [
+            ("cross-validation accuracy", cv.accuracy >= config["EVAL_MIN_CV_ACCURACY"]),
+            ("held-out accuracy", held.in_scope_accuracy >= config["EVAL_MIN_HELDOUT_ACCURACY"]),
+            ("out-of-scope recall", held.out_of_scope_recall >= config["EVAL_MIN_OUT_OF_SCOPE_RECALL"]),
+            ("false-reject rate", held.false_reject_rate <= config["EVAL_MAX_FALSE_REJECT"]),
+            ("POP3 policy", not unsafe),
+        ]
+        if not ok
+    ]
+    click.echo("evaluation " + ("FAILED: " + ", ".join(failures) if failures else "passed"))
+    if failures:
         raise SystemExit(1)

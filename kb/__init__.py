@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.answers import Answer, Responses, clarify_answer, fallback_answer, load_responses, render_responses
 from kb.articles import Library, load_articles
-from kb.search import IndexSearcher
+from kb.search import IndexSearcher, search
 from kb.settings import MailSettings, load_settings
 from kb.text import Lexicon, Normalizer, build_normalizer, count_words, load_lexicon
 
@@ -42,7 +43,11 @@ class KnowledgeBase:
     lexicon: Lexicon
     normalizer: Normalizer
     index: IndexSearcher
+    responses: Responses
     article_url: str
+
+
+FALLBACK_RESULTS = 3
 
 
 def library_vocabulary(library: Library) -> dict[str, int]:
@@ -60,21 +65,45 @@ def load_knowledge_base(
     *,
     settings_path: str | Path = DEFAULT_SETTINGS_PATH,
     lexicon_path: str | Path = DEFAULT_LEXICON_PATH,
+    responses_path: str | Path = DEFAULT_RESPONSES_PATH,
     article_url: str = "/articles/",
     extra_vocabulary: dict[str, int] | None = None,
 ) -> KnowledgeBase:
-    """Load settings, articles and lexicon, and prepare the index searcher."""
+    """Load settings, articles, lexicon and responses, and prepare the index searcher."""
     settings = load_settings(settings_path)
     library = load_articles(articles_dir, settings, article_url)
     lexicon = load_lexicon(lexicon_path)
     vocabulary = library_vocabulary(library)
-    for word, count in (extra_vocabulary or {}).items():
-        vocabulary[word] = vocabulary.get(word, 0) + count
+    normalizer = build_normalizer(lexicon, vocabulary)
+    if extra_vocabulary:
+        # Other words (say, from the bot's training data) join the vocabulary unless they
+        # look like a misspelling of a knowledge-base word: "authentification" must still
+        # be corrected, "invoice" must not become something else.
+        for word, count in extra_vocabulary.items():
+            if normalizer.speller.correct(word) == word:
+                vocabulary[word] = vocabulary.get(word, 0) + count
+        normalizer = build_normalizer(lexicon, vocabulary)
     return KnowledgeBase(
         settings=settings,
         library=library,
         lexicon=lexicon,
-        normalizer=build_normalizer(lexicon, vocabulary),
+        normalizer=normalizer,
         index=IndexSearcher(index_dir),
+        responses=render_responses(load_responses(responses_path), settings, library, article_url),
         article_url=article_url,
     )
+
+
+def answer(base: KnowledgeBase, question: str, intent: str, *, fallback: bool = False, choices: tuple[str, ...] = ()) -> Answer:
+    """Answer a question whose intent the classifier decided; fall back to search results, or ask.
+
+    ``choices`` (two or more intents) turns the answer into a clarifying question.
+    An intent without a response is treated as not understood.
+    """
+    answers = base.responses.answers
+    if not fallback and len(choices) > 1 and all(c in answers for c in choices):
+        return clarify_answer(base.responses, base.settings, list(choices), base.article_url)
+    if fallback or intent not in answers:
+        hits = search(base.index, base.library, base.normalizer, question, limit=FALLBACK_RESULTS).hits
+        return fallback_answer(base.responses, base.settings, hits, base.article_url)
+    return answers[intent]

@@ -42,6 +42,14 @@ class Login:
 
 
 @dataclass(frozen=True)
+class Support:
+    """Where a person can be reached."""
+
+    url: str
+    label: str
+
+
+@dataclass(frozen=True)
 class MailSettings:
     """Everything the policy leaves open, loaded from ``mail_settings.yml``."""
 
@@ -50,6 +58,7 @@ class MailSettings:
     imap: Server
     smtp: Server
     login: Login
+    support: Support
 
     def placeholders(self) -> dict[str, object]:
         """Return the names a template may use, e.g. ``{imap.host}``."""
@@ -59,6 +68,7 @@ class MailSettings:
             "imap": self.imap,
             "smtp": self.smtp,
             "login": self.login,
+            "support": self.support,
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -100,6 +110,7 @@ def load_settings(path: str | Path) -> MailSettings:
             imap=Server(**raw["imap"]),
             smtp=Server(**raw["smtp"]),
             login=Login(**raw["login"]),
+            support=Support(**raw["support"]),
         )
     except (KeyError, TypeError) as exc:
         raise SettingsError(f"{path}: missing or unexpected setting: {exc}") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -114,6 +116,7 @@ class Normalizer:
 
     lexicon: Lexicon
     speller: Speller
+    fingerprint: str = ""
 
     def terms(self, text: str) -> list[tuple[str, str]]:
         """Return (typed, corrected) word pairs after rewriting spellings."""
@@ -138,4 +141,7 @@ def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int]) -> Normalizer
     for word in [*lexicon.spellings.values(), *lexicon.groups]:
         for part in words(word):
             known[part] = known.get(part, 0) + 1
-    return Normalizer(lexicon=lexicon, speller=Speller(known))
+    digest = hashlib.sha256(
+        json.dumps([sorted(lexicon.spellings.items()), sorted(lexicon.groups.items()), sorted(known)]).encode()
+    ).hexdigest()
+    return Normalizer(lexicon=lexicon, speller=Speller(known), fingerprint=digest)

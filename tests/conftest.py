@@ -13,6 +13,8 @@ from app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ARTICLES = ROOT.parent / "shared" / "source-articles"
+TINY_INTENTS = ROOT / "tests" / "data" / "intents.yml"
+TINY_RESPONSES = ROOT / "tests" / "data" / "responses.yml"
 
 
 @pytest.fixture(autouse=True)
@@ -24,11 +26,15 @@ def _no_flask_env(monkeypatch):
 
 
 def make_config(tmp: Path, **overrides) -> dict:
-    """Return a test configuration whose state lives under ``tmp``."""
+    """Return a test configuration whose state lives under ``tmp``, with a tiny, fast training set."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "INSTANCE_PATH": str(tmp / "instance"),
         "INDEX_DIR": str(tmp / "index"),
+        "MODEL_PATH": str(tmp / "instance" / "intent_model.joblib"),
+        "INTENTS_PATH": str(TINY_INTENTS),
+        "RESPONSES_PATH": str(TINY_RESPONSES),
         **overrides,
     }
 
@@ -36,7 +42,8 @@ def make_config(tmp: Path, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def session_app(tmp_path_factory):
     """One app on the shipped articles, built once for the whole run."""
-    return create_app(make_config(tmp_path_factory.mktemp("app")))
+    shipped = {"INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"), "RESPONSES_PATH": str(ROOT / "kb" / "responses.yml")}
+    return create_app(make_config(tmp_path_factory.mktemp("app"), **shipped))
 
 
 @pytest.fixture

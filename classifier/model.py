@@ -1,0 +1,219 @@
+"""Train, save, load and apply the intent model, with thresholds chosen by cross-validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
+
+from classifier.data import OUT_OF_SCOPE, TrainingData
+
+log = logging.getLogger(__name__)
+
+Normalize = Callable[[str], str]
+RANDOM_STATE = 0
+CV_FOLDS = 5
+# Search grids for the thresholds; the values themselves come from cross-validation.
+FALLBACK_GRID = np.round(np.arange(0.10, 0.72, 0.02), 2)
+AMBIGUITY_GRID = np.round(np.arange(0.0, 0.32, 0.02), 2)
+# At most this share of answerable questions may be sent to the fallback.
+MAX_FALSE_REJECT = 0.05
+# Utility of each outcome when choosing thresholds: a confident wrong answer is worse
+# than saying "I don't know", and a clarifying question that offers the right intent
+# is better than a fallback but not as good as the right answer.
+UTILITY = {"right": 1.0, "clarify_hit": 0.5, "clarify_miss": -0.25, "fallback": 0.0, "wrong": -1.0}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When to fall back and when to ask, chosen at training time."""
+
+    fallback: float
+    ambiguity: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model decided about one question."""
+
+    intent: str
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]
+    fallback: bool
+    clarify: bool
+
+    @property
+    def alternatives(self) -> tuple[tuple[str, float], ...]:
+        """Return the runner-up intents, best first."""
+        return self.ranking[1:]
+
+
+@dataclass
+class IntentModel:
+    """A fitted pipeline with its thresholds and what it was trained from."""
+
+    pipeline: Pipeline
+    thresholds: Thresholds
+    domain_intents: frozenset[str]
+    data_digest: str
+    fingerprint: str
+    sklearn_version: str = sklearn.__version__
+    trained_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    @property
+    def classes(self) -> list[str]:
+        """Return the intent ids in the order of the model's probabilities."""
+        return list(self.pipeline.classes_)
+
+
+def build_pipeline() -> Pipeline:
+    """Return the untrained pipeline: word and character n-gram TF-IDF into logistic regression."""
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b")),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+        ]
+    )
+    classifier = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced", random_state=RANDOM_STATE)
+    return Pipeline([("features", features), ("classifier", classifier)])
+
+
+def decide(probabilities: np.ndarray, classes: list[str], thresholds: Thresholds, domain: frozenset[str]) -> Prediction:
+    """Turn one row of probabilities into an answer, a clarifying question or a fallback."""
+    order = np.argsort(-probabilities)
+    ranking = tuple((classes[i], round(float(probabilities[i]), 4)) for i in order)
+    (top, confidence), (second, runner_up) = ranking[0], ranking[1]
+    if top == OUT_OF_SCOPE or confidence < thresholds.fallback:
+        return Prediction(top, confidence, ranking, fallback=True, clarify=False)
+    clarify = top in domain and second in domain and confidence - runner_up < thresholds.ambiguity
+    return Prediction(top, confidence, ranking, fallback=False, clarify=clarify)
+
+
+def outcome(prediction: Prediction, acceptable: set[str]) -> str:
+    """Name what a prediction did for a question whose right intents are ``acceptable``."""
+    in_scope = OUT_OF_SCOPE not in acceptable
+    if prediction.fallback:
+        return "fallback" if in_scope else "right"
+    if not in_scope:
+        return "wrong"
+    if prediction.clarify:
+        return "clarify_hit" if acceptable & {prediction.ranking[0][0], prediction.ranking[1][0]} else "clarify_miss"
+    return "right" if prediction.intent in acceptable else "wrong"
+
+
+def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: list[str], domain: frozenset[str]) -> Thresholds:
+    """Pick the thresholds with the best utility on out-of-fold probabilities.
+
+    Only pairs that send at most ``MAX_FALSE_REJECT`` of the answerable questions to
+    the fallback *because of the threshold* are considered; questions the model already
+    ranks as out-of-scope are rejected whatever the threshold, so they do not count.
+    The grid is evaluated with array operations: this runs at every training.
+    """
+    classes_arr = np.array(classes)
+    order = np.argsort(-probabilities, axis=1)
+    top, second = order[:, 0], order[:, 1]
+    rows = np.arange(len(labels))
+    top_p, second_p = probabilities[rows, top], probabilities[rows, second]
+    label_idx = np.array([classes.index(label) for label in labels])
+    in_scope = classes_arr[label_idx] != OUT_OF_SCOPE
+    top_is_oos = classes_arr[top] == OUT_OF_SCOPE
+    in_domain = np.isin(classes_arr, sorted(domain))
+    both_domain = in_domain[top] & in_domain[second]
+    top_right = top == label_idx
+    pair_hit = top_right | (second == label_idx)
+    gap = top_p - second_p
+    best, best_utility = Thresholds(float(FALLBACK_GRID[0]), 0.0), -np.inf
+    for fallback in FALLBACK_GRID:
+        falls = top_is_oos | (top_p < fallback)
+        threshold_rejects = (in_scope & falls & ~top_is_oos).sum() / max(1, in_scope.sum())
+        if threshold_rejects > MAX_FALSE_REJECT:
+            continue
+        for ambiguity in AMBIGUITY_GRID:
+            clarify = ~falls & both_domain & (gap < ambiguity)
+            utility = (
+                UTILITY["right"] * ((~in_scope & falls) | (in_scope & ~falls & ~clarify & top_right)).sum()
+                + UTILITY["wrong"] * ((~in_scope & ~falls) | (in_scope & ~falls & ~clarify & ~top_right)).sum()
+                + UTILITY["clarify_hit"] * (in_scope & clarify & pair_hit).sum()
+                + UTILITY["clarify_miss"] * (in_scope & clarify & ~pair_hit).sum()
+            )
+            if utility > best_utility + 1e-9:
+                best, best_utility = Thresholds(float(fallback), float(ambiguity)), utility
+    return best
+
+
+def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS):
+    """Return (probabilities, labels, classes) from stratified k-fold cross-validation."""
+    texts, labels = data.pairs()
+    texts = [normalize(t) for t in texts]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
+    with threadpool_limits(1):
+        probabilities = cross_val_predict(build_pipeline(), texts, labels, cv=splitter, method="predict_proba")
+    return probabilities, labels, sorted(set(labels))
+
+
+def train(data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS) -> IntentModel:
+    """Fit the pipeline on every example and calibrate its thresholds by cross-validation."""
+    domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
+    probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds)
+    thresholds = choose_thresholds(probabilities, labels, classes, domain)
+    texts, labels = data.pairs()
+    pipeline = build_pipeline()
+    with threadpool_limits(1):
+        pipeline.fit([normalize(t) for t in texts], labels)
+    log.info("trained on %d examples; thresholds %s", len(texts), thresholds)
+    return IntentModel(pipeline, thresholds, domain, data.digest, fingerprint)
+
+
+def save(model: IntentModel, path: str | Path) -> None:
+    """Write the model with joblib, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    joblib.dump(model, tmp)
+    tmp.replace(path)
+
+
+def load(path: str | Path, *, data_digest: str, fingerprint: str = "", trusted_dir: str | Path) -> IntentModel | None:
+    """Load a model we wrote, or return None if it is missing, foreign, stale or unreadable.
+
+    Pickles can run code, so only a file inside ``trusted_dir`` (the app's instance
+    folder) is ever loaded.
+    """
+    path = Path(path).resolve()
+    if not path.is_relative_to(Path(trusted_dir).resolve()):
+        raise ValueError(f"refusing to load a model from outside {trusted_dir}")
+    if not path.is_file():
+        return None
+    try:
+        model = joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file: retrain rather than fail
+        log.warning("model %s is unreadable (%s); it will be retrained", path, exc)
+        return None
+    if not isinstance(model, IntentModel):
+        log.warning("model %s is not an intent model; it will be retrained", path)
+        return None
+    if model.sklearn_version != sklearn.__version__:
+        log.warning("model was trained with scikit-learn %s, running %s; retraining", model.sklearn_version, sklearn.__version__)
+        return None
+    if model.data_digest != data_digest or model.fingerprint != fingerprint:
+        log.info("model is older than its training data; retraining")
+        return None
+    return model
+
+
+def predict(model: IntentModel, text: str) -> Prediction:
+    """Classify one (already normalised) question."""
+    with threadpool_limits(1):
+        probabilities = model.pipeline.predict_proba([text])[0]
+    return decide(probabilities, model.classes, model.thresholds, model.domain_intents)

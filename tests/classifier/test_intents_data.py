@@ -1,0 +1,65 @@
+"""The training data and held-out questions are well formed and cover the catalog."""
+
+from pathlib import Path
+
+import pytest
+
+from classifier.data import MIN_DOMAIN_EXAMPLES, DataError, load_intents, load_questions
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOG = {"pop3_enable", "pop3_why", "protocols_supported", "server_settings", "imap_settings", "smtp_settings",
+           "smtp_auth", "encryption", "username", "sync_issues", "email_clients", "setup_troubleshooting",
+           "greeting", "thanks", "human_agent", "out_of_scope"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_intents(ROOT / "classifier" / "intents.yml")
+
+
+def normal(text):
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def test_the_catalog_is_complete(data):
+    assert set(data.names) == CATALOG
+
+
+def test_every_intent_has_a_description_and_enough_varied_examples(data):
+    for intent in data.intents:
+        assert intent.description
+        minimum = MIN_DOMAIN_EXAMPLES if intent.is_domain else 20
+        assert len(intent.examples) >= minimum, intent.name
+        assert len(set(map(normal, intent.examples))) == len(intent.examples), f"duplicates in {intent.name}"
+
+
+def test_out_of_scope_holds_real_near_domain_questions(data):
+    examples = " ".join(next(i for i in data.intents if i.name == "out_of_scope").examples).lower()
+    for topic in ("password", "spam", "forward", "quota", "invoice", "calendar"):
+        assert topic in examples, topic
+
+
+def test_held_out_questions_are_not_training_examples(data):
+    training = {normal(e) for i in data.intents for e in i.examples}
+    questions = load_questions(ROOT / "classifier" / "heldout.jsonl")
+    assert len(questions) >= 150
+    leaked = [q.question for q in questions if normal(q.question) in training]
+    assert leaked == []
+    assert {i for q in questions for i in q.intents} <= CATALOG
+
+
+def test_an_example_under_two_intents_is_refused(tmp_path):
+    path = tmp_path / "intents.yml"
+    path.write_text("intents:\n  - intent: a\n    examples: [hello there]\n  - intent: out_of_scope\n"
+                    "    examples: [Hello  there]\n")
+    with pytest.raises(DataError, match="both"):
+        load_intents(path)
+
+
+@pytest.mark.parametrize("text", ["intents: 3", "- a list", "intents:\n  - intent: x\n    examples: [1, 2]",
+                                  "intents:\n  - intent: x\n    examples: [ok]"])
+def test_malformed_training_data_is_refused(tmp_path, text):
+    path = tmp_path / "intents.yml"
+    path.write_text(text)
+    with pytest.raises(DataError):
+        load_intents(path)

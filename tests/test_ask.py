@@ -1,0 +1,94 @@
+"""POST /api/ask: answers with settings and sources, fallbacks, clarifications and bad input."""
+
+import pytest
+
+from kb import DEFAULT_SETTINGS_PATH
+from kb.settings import load_settings
+
+SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
+
+
+def ask(client, question, **extra):
+    response = client.post("/api/ask", json={"question": question, **extra})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_pop3_question_gets_not_supported_and_the_imap_settings(client):
+    data = ask(client, "how do I enable POP3")
+    assert data["intent"] == "pop3_enable" and not data["fallback"] and not data["clarify"]
+    assert "not supported" in data["answer"]["text"] and "does not enable POP3 on request" in data["answer"]["text"]
+    assert data["settings"]["incoming"]["host"] == SETTINGS.imap.host
+    assert data["settings"]["incoming"]["port"] == SETTINGS.imap.port
+    assert SETTINGS.imap.host in data["answer"]["text"] and SETTINGS.imap.host in data["answer"]["html"]
+    assert data["articles"][0] == {"title": "Email protocols", "section": "POP3 (Not Supported)",
+                                   "url": "/articles/email-protocols#pop3-not-supported"}
+    assert data["source"]["updated"] == "2026-11-20"
+    assert "From: Email protocols › POP3 (Not Supported)" in data["answer"]["text"]
+    assert set(data) >= {"intent", "confidence", "fallback", "clarify", "answer", "settings", "articles",
+                         "suggestions", "alternatives"}
+    assert {"text", "markdown", "html"} == set(data["answer"])
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("smtp port", "smtp_settings"),
+    ("what is the incoming mail server", "imap_settings"),
+    ("I don't want POP, what's the IMAP server", "imap_settings"),
+    ("Sending fails with 'relay access denied'", "smtp_auth"),
+    ("my login is just jsmith, is that right?", "username"),
+    ("hello", "greeting"),
+    ("I want to talk to a real person", "human_agent"),
+])
+def test_questions_route_to_their_intent(client, question, intent):
+    data = ask(client, question)
+    assert data["intent"] == intent and not data["fallback"], data["alternatives"]
+
+
+def test_settings_come_only_with_settings_intents(client):
+    assert "settings" in ask(client, "smtp port")
+    assert "settings" not in ask(client, "hello")
+
+
+@pytest.mark.parametrize("question", ["I forgot my password", "what's the weather in Paris",
+                                      "how much does the premium plan cost"])
+def test_off_topic_questions_fall_back_with_search_results_and_a_person(client, question):
+    data = ask(client, question)
+    assert data["fallback"] and data["intent"] == "out_of_scope"
+    assert "don't know" in data["answer"]["text"]
+    assert SETTINGS.support.url in data["answer"]["text"]
+    assert "Talk to a person" in data["suggestions"]
+
+
+def test_every_answer_html_is_sanitised_and_links_are_relative_or_known(client):
+    data = ask(client, "how do I enable POP3")
+    assert "<script" not in data["answer"]["html"]
+
+
+def test_session_is_echoed(client):
+    assert ask(client, "hello", session="abc-123")["session"] == "abc-123"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"data": "not json", "content_type": "text/plain"}, "JSON"),
+    ({"data": "{broken", "content_type": "application/json"}, "JSON object"),
+    ({"json": ["a", "list"]}, "JSON object"),
+    ({"json": {}}, "'question' is required"),
+    ({"json": {"question": 42}}, "must be a string"),
+    ({"json": {"question": None}}, "must be a string"),
+    ({"json": {"question": "   "}}, "must not be empty"),
+    ({"json": {"question": "\x00\x01"}}, "must not be empty"),
+    ({"json": {"question": "x" * 2001}}, "too long"),
+    ({"json": {"question": "hi", "session": 5}}, "'session'"),
+])
+def test_bad_input_is_a_400_with_a_json_message(client, kwargs, message):
+    response = client.post("/api/ask", **kwargs)
+    assert response.status_code == 400
+    assert message in response.get_json()["error"]
+
+
+def test_a_question_of_exactly_the_limit_is_answered(client):
+    assert client.post("/api/ask", json={"question": "smtp " * 400}).status_code == 200
+
+
+def test_get_is_not_allowed(client):
+    assert client.get("/api/ask").status_code == 405
