@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def make_config(tmp: Path, **overrides) -> dict:
         "MODEL_PATH": str(tmp / "instance" / "intent_model.joblib"),
         "INTENTS_PATH": str(TINY_INTENTS),
         "RESPONSES_PATH": str(TINY_RESPONSES),
+        # Agent passwords: argon2id at its cheapest, so tests do not spend seconds hashing.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_KIB": 8192,
+        "ARGON2_PARALLELISM": 1,
         **overrides,
     }
 
@@ -68,3 +73,28 @@ def write_article(directory: Path, name: str, body: str = "Some text.\n\n## A se
     path = Path(directory) / f"{name}.md"
     path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+# --- agent console helpers ------------------------------------------------------------
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+AGENT_PASSWORD = "correct horse battery staple"
+
+
+def csrf_token(client, path: str = "/agent/login") -> str:
+    """Fetch a page and return the CSRF token of its (first) form."""
+    match = CSRF_RE.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def create_agent(app, email: str, password: str = AGENT_PASSWORD, name: str = "") -> None:
+    """Create an agent account through the CLI, as an administrator would."""
+    args = ["create-agent", email, "--password-stdin"] + (["--name", name] if name else [])
+    result = app.test_cli_runner().invoke(args=args, input=password + "\n")
+    assert result.exit_code == 0, result.output
+
+
+def sign_in(client, email: str, password: str = AGENT_PASSWORD):
+    """Submit the sign-in form and return the response."""
+    return client.post("/agent/login", data={"csrf_token": csrf_token(client), "email": email, "password": password})
