@@ -335,14 +335,15 @@ def json_body() -> dict:
     return payload
 
 
-def text_field(payload: dict, name: str, max_chars: int, required: bool = True) -> str | None:
-    """Read a string field: present, a string, not blank, not too long."""
+def text_field(payload: dict, name: str, max_chars: int, required: bool = True, multiline: bool = False) -> str | None:
+    """Read a string field: present, a string, not blank, not too long; ``multiline`` keeps line breaks."""
     value = payload.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str):
         raise BadRequest(f"'{name}' is required and must be a string")
-    value = "".join(ch if ch.isprintable() else " " for ch in value).strip()
+    kept = "\n\t" if multiline else ""
+    value = "".join(ch if ch.isprintable() or ch in kept else " " for ch in value.replace("\r\n", "\n")).strip()
     if not value:
         raise BadRequest(f"'{name}' must not be empty")
     if len(value) > max_chars:
@@ -971,19 +972,12 @@ def console():
                            logout_form=LogoutForm()), status
 
 
-def multiline_field(payload: dict, name: str, max_chars: int, required: bool = True) -> str | None:
-    """Read a text field whose line breaks matter (a pasted email, a signature)."""
+def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = False) -> str | None:
+    """Read an optional text field; a blank one counts as absent (macros send "" for what they lack)."""
     value = payload.get(name)
-    if value is None and not required:
+    if isinstance(value, str) and not value.strip():
         return None
-    if not isinstance(value, str):
-        raise BadRequest(f"'{name}' is required and must be a string")
-    if len(value) > max_chars:
-        raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
-    value = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in value.replace("\r\n", "\n"))
-    if required and not value.strip():
-        raise BadRequest(f"'{name}' must not be empty")
-    return value
+    return text_field(payload, name, max_chars, required=False, multiline=multiline)
 
 
 @api.post("/reply")
@@ -991,13 +985,13 @@ def api_reply():
     """Answer a customer's message as a ready reply: ``{"message", "format", ...}`` (agents only)."""
     author = api_agent()
     payload = json_body()
-    message = multiline_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"])
+    message = text_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"], multiline=True)
     fmt = payload.get("format")
     if fmt not in REPLY_FORMATS:
         raise BadRequest(f"'format' must be one of: {', '.join(REPLY_FORMATS)}")
-    intent = text_field(payload, "intent", 100, required=False)
-    customer_name = text_field(payload, "customer_name", MAX_NAME_CHARS, required=False)
-    signature = multiline_field(payload, "signature", SIGNATURE_MAX_CHARS, required=False)
+    intent = optional_text(payload, "intent", 100)
+    customer_name = optional_text(payload, "customer_name", MAX_NAME_CHARS)
+    signature = optional_text(payload, "signature", SIGNATURE_MAX_CHARS, multiline=True)
     draft = draft_reply(message, intent=intent, customer_name=customer_name, agent_name=author.name,
                         signature=signature, base_url=help_center_url(), formats=(fmt,))
     reply = draft.replies[fmt]

@@ -222,6 +222,11 @@ def test_api_reply_with_a_chosen_intent_and_missing_names(client, api_token):
     assert data["reply"].endswith("Best regards,\nSam Lee\n")
 
 
+def test_api_reply_treats_blank_optional_fields_as_missing(client, api_token):
+    data = reply_api(client, api_token, message="smtp port", format="text", customer_name=" ", signature="", intent="").get_json()
+    assert data["missing"] == ["customer_name"] and data["intent"] == "smtp_settings"
+
+
 def test_api_reply_reads_only_the_new_words_of_a_pasted_mail(client, api_token):
     message = ("Hello,\n\nCan you turn on POP for my account please?\n\nSent from my iPhone\n\n"
                "-----Original Message-----\nFrom: Support\nSent: Monday\nTo: Anna\nSubject: Re: mail\n\n"
