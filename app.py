@@ -963,9 +963,10 @@ def console():
             status = 400
     elif form.is_submitted():
         status = 400
-    # HOOK (settings checker): kb/checker.py is being built separately. When it lands, run
-    # it here on draft.message.text and pass its result as `check`; agent/console.html shows
-    # `check` in the aside beside the answer (look for "settings checker" there).
+    # HOOK (settings checker): kb/checker.py is being built separately (on its branch, the
+    # free-text reader is kb/checkinput.py's check_description). When it lands, run it here on
+    # draft.message.text when the customer described their settings, and pass the CheckResult
+    # as `check`; agent/console.html renders `check` in the aside beside the answer.
     check = None
     intents = [(i, knowledge_base().responses.label(i)) for i in knowledge_base().responses.answers]
     return render_template("agent/console.html", form=form, draft=draft, check=check, intents=intents,

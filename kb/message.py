@@ -21,7 +21,8 @@ QUOTE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 QUOTED_LINE_RE = re.compile(r"^[ \t]*>")
 SALUTATION_RE = re.compile(
-    r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|to whom it may concern)\b[^.?!\n]{0,40}[,.!:]?$",
+    r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|to whom it may concern)"
+    r"\b[^.?!\n]{0,40}[,.!:]?$",
     re.IGNORECASE,
 )
 # "Hi, how do I ..." or "Hello team! Which port ...": a salutation in front of the question.

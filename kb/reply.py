@@ -112,7 +112,9 @@ def reply_text(parts: ReplyParts) -> str:
     blocks += [settings_block(direction, entry) for direction, entry in parts.settings.items()]
     if parts.links:
         # A URL stands on a line of its own, so wrapping never breaks it.
-        blocks.append("Read more:\n" + "\n".join(f"{wrap_text(f'- {title}', WIDTH)}\n  {url}" for title, url in parts.links))
+        blocks.append(
+            "Read more:\n" + "\n".join(f"{wrap_text(f'- {title}', WIDTH)}\n  {url}" for title, url in parts.links)
+        )
     if parts.source:
         blocks.append(wrap_text(f"Source: {parts.source}", WIDTH))
     blocks.append(CLOSING + "\n" + wrap_text(parts.signer, WIDTH))
@@ -129,6 +131,7 @@ def settings_block(direction: str, entry: dict) -> str:
 
 def reply_markdown(parts: ReplyParts) -> str:
     """Write a reply as Markdown (the HTML format renders this)."""
+
     def escape(text: str) -> str:
         return escape_markdown(text, MARKDOWN_INLINE_SPECIALS)
 

@@ -74,8 +74,14 @@ def test_create_agent_hashes_the_password_with_argon2id(agent_app):
 
 
 def test_a_hash_made_with_older_costs_is_upgraded_at_sign_in(agent_app, tmp_path):
-    stronger = create_app(make_config(tmp_path / "stronger", DATABASE_URL=agent_app.config["SQLALCHEMY_DATABASE_URI"],
-                                      ARGON2_TIME_COST=2, ARGON2_MEMORY_KIB=16384))
+    stronger = create_app(
+        make_config(
+            tmp_path / "stronger",
+            DATABASE_URL=agent_app.config["SQLALCHEMY_DATABASE_URI"],
+            ARGON2_TIME_COST=2,
+            ARGON2_MEMORY_KIB=16384,
+        )
+    )
     assert sign_in(stronger.test_client(), EMAIL).status_code == 302
     with stronger.app_context():
         stored = db.session.execute(sa.select(Agent.password_hash)).scalar_one()
@@ -109,8 +115,9 @@ def test_changing_a_password_signs_out_existing_sessions(agent_app):
     client = agent_app.test_client()
     sign_in(client, EMAIL)
     assert signed_in(client)
-    result = agent_app.test_cli_runner().invoke(args=["create-agent", EMAIL, "--update", "--password-stdin"],
-                                                input="a brand new passphrase\n")
+    result = agent_app.test_cli_runner().invoke(
+        args=["create-agent", EMAIL, "--update", "--password-stdin"], input="a brand new passphrase\n"
+    )
     assert result.exit_code == 0, result.output
     assert not signed_in(client)
     assert sign_in(client, EMAIL, "a brand new passphrase").status_code == 302
@@ -122,8 +129,9 @@ def test_api_tokens_are_kept_only_as_digests(agent_app):
     with agent_app.app_context():
         stored = db.session.execute(sa.select(AgentToken)).scalar_one()
     assert token not in stored.token_hash and len(stored.token_hash) == 64
-    response = agent_app.test_client().post("/api/reply", json={"message": "smtp port", "format": "text"},
-                                            headers={"Authorization": f"Bearer {token}"})
+    response = agent_app.test_client().post(
+        "/api/reply", json={"message": "smtp port", "format": "text"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 200
     with agent_app.app_context():
         assert db.session.execute(sa.select(AgentToken.last_used_at)).scalar_one() is not None
@@ -174,7 +182,9 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(agent_app):
     for left in (4, 3, 2, 1):
         assert f"{left} more failed attempt" in sign_in(client, EMAIL, "wrong guess").get_data(as_text=True)
     response = sign_in(client, EMAIL, "wrong guess")
-    assert response.status_code == 429 and "This account is now locked for 15 minutes." in response.get_data(as_text=True)
+    assert response.status_code == 429 and "This account is now locked for 15 minutes." in response.get_data(
+        as_text=True
+    )
     # Even the right password is refused while locked, and says until when.
     response = sign_in(client, EMAIL)
     assert response.status_code == 429
@@ -203,7 +213,9 @@ def test_many_failures_from_one_address_block_that_address(agent_app):
     for number in range(8):
         sign_in(attacker, f"guess{number}@example.com", "wrong guess")
     response = sign_in(attacker, EMAIL)
-    assert response.status_code == 429 and "Too many failed sign-ins from your network" in response.get_data(as_text=True)
+    assert response.status_code == 429 and "Too many failed sign-ins from your network" in response.get_data(
+        as_text=True
+    )
     colleague = agent_app.test_client()
     colleague.environ_base["REMOTE_ADDR"] = "127.0.9.10"
     assert sign_in(colleague, EMAIL).status_code == 302

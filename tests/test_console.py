@@ -11,6 +11,7 @@ from kb.settings import load_settings
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 HOST = "http://localhost/"
+SIGNATURE = "Sam Lee\nSupport"
 PASTED = """Hi there,
 
 What are the IMAP settings?
@@ -122,8 +123,14 @@ def agent_client(app, agent_email):
 
 
 def paste(client, message=PASTED, **fields):
-    data = {"csrf_token": csrf_token(client, "/agent"), "message": message, "customer_name": "Anna",
-            "signature": "Sam Lee\nSupport", "intent": "", **fields}
+    data = {
+        "csrf_token": csrf_token(client, "/agent"),
+        "message": message,
+        "customer_name": "Anna",
+        "signature": SIGNATURE,
+        "intent": "",
+        **fields,
+    }
     return client.post("/agent", data=data)
 
 
@@ -197,7 +204,7 @@ def reply_api(client, token=None, **payload):
 
 
 def test_api_reply_returns_the_ready_reply(client, api_token):
-    response = reply_api(client, api_token, message=PASTED, customer_name="Anna", signature="Sam Lee\nSupport", format="text")
+    response = reply_api(client, api_token, message=PASTED, customer_name="Anna", signature=SIGNATURE, format="text")
     assert response.status_code == 200, response.get_data(as_text=True)
     data = response.get_json()
     assert data["reply"] == expected_imap_reply("text")
@@ -210,7 +217,9 @@ def test_api_reply_returns_the_ready_reply(client, api_token):
 
 @pytest.mark.parametrize("fmt", ["markdown", "html"])
 def test_api_reply_in_markdown_and_html(client, api_token, fmt):
-    data = reply_api(client, api_token, message=PASTED, customer_name="Anna", signature="Sam Lee\nSupport", format=fmt).get_json()
+    data = reply_api(
+        client, api_token, message=PASTED, customer_name="Anna", signature=SIGNATURE, format=fmt
+    ).get_json()
     assert data["reply"] == expected_imap_reply(fmt) and data["format"] == fmt
 
 
@@ -223,14 +232,17 @@ def test_api_reply_with_a_chosen_intent_and_missing_names(client, api_token):
 
 
 def test_api_reply_treats_blank_optional_fields_as_missing(client, api_token):
-    data = reply_api(client, api_token, message="smtp port", format="text", customer_name=" ", signature="", intent="").get_json()
+    blanks = {"customer_name": " ", "signature": "", "intent": ""}
+    data = reply_api(client, api_token, message="smtp port", format="text", **blanks).get_json()
     assert data["missing"] == ["customer_name"] and data["intent"] == "smtp_settings"
 
 
 def test_api_reply_reads_only_the_new_words_of_a_pasted_mail(client, api_token):
-    message = ("Hello,\n\nCan you turn on POP for my account please?\n\nSent from my iPhone\n\n"
-               "-----Original Message-----\nFrom: Support\nSent: Monday\nTo: Anna\nSubject: Re: mail\n\n"
-               "What are the SMTP settings?")
+    message = (
+        "Hello,\n\nCan you turn on POP for my account please?\n\nSent from my iPhone\n\n"
+        "-----Original Message-----\nFrom: Support\nSent: Monday\nTo: Anna\nSubject: Re: mail\n\n"
+        "What are the SMTP settings?"
+    )
     data = reply_api(client, api_token, message=message, format="text").get_json()
     assert data["question"] == "Can you turn on POP for my account please?"
     assert data["intent"] == "pop3_enable" and "POP3 is not supported" in data["reply"]
@@ -265,7 +277,9 @@ def test_api_reply_is_for_agents_only(client):
     assert response.status_code == 401 and "sign in" in response.get_json()["error"]
     response = reply_api(client, "agt_not-a-real-token", message="smtp port", format="text")
     assert response.status_code == 401 and response.get_json() == {"error": "the API token is not valid"}
-    response = client.post("/api/reply", json={"message": "smtp port", "format": "text"}, headers={"Authorization": "Basic eDp5"})
+    response = client.post(
+        "/api/reply", json={"message": "smtp port", "format": "text"}, headers={"Authorization": "Basic eDp5"}
+    )
     assert response.status_code == 401
 
 

@@ -34,7 +34,9 @@ def upgrade():
         sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_agent_tokens_agent_id_agents"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], name=op.f("fk_agent_tokens_agent_id_agents"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_agent_tokens_token_hash")),
     )

@@ -15,8 +15,16 @@ from kb import DEFAULT_SETTINGS_PATH
 from kb.settings import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 EMAIL = "browser.agent@example.com"
 MESSAGE = """Hi,
@@ -32,8 +40,10 @@ On Mon, 3 Mar 2026 at 10:12, Support Team <help@example.com> wrote:
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists() and os.environ.get("CI") != "true",
-                       reason=f"{CHROMIUM} is missing: apt-get install chromium (CI always runs these)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and os.environ.get("CI") != "true",
+        reason=f"{CHROMIUM} is missing: apt-get install chromium (CI always runs these)",
+    ),
 ]
 
 
@@ -63,7 +73,9 @@ def console_page(browser, console_url):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=console_url)
     page = context.new_page()
     page.csp_errors = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(message.text))
+    page.on(
+        "console", lambda message: "Content Security Policy" in message.text and page.csp_errors.append(message.text)
+    )
     page.goto(f"{console_url}/agent")
     assert page.locator("h1").inner_text() == "Agent sign-in"
     page.fill("#email", EMAIL)

@@ -12,8 +12,12 @@ from kb.settings import load_settings
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 BASE = "https://help.example.org/"
-POP3 = ArticleLink("Email protocols", "POP3 (Not Supported)", "/articles/email-protocols#pop3-not-supported", dt.date(2026, 1, 2))
-IMAP = ArticleLink("Email client settings", "Incoming mail (IMAP)", "/articles/email-client-settings#incoming-mail-imap")
+POP3 = ArticleLink(
+    "Email protocols", "POP3 (Not Supported)", "/articles/email-protocols#pop3-not-supported", dt.date(2026, 1, 2)
+)
+IMAP = ArticleLink(
+    "Email client settings", "Incoming mail (IMAP)", "/articles/email-client-settings#incoming-mail-imap"
+)
 BODY = (
     "**POP3 is not supported**, and it is not enabled on request. POP3 downloads mail to a single device and "
     "removes it from the server, so your other devices never see it. See [why](email-protocols.md#why-pop3) "
@@ -22,8 +26,15 @@ BODY = (
 
 
 def answer(blocks=("imap", "smtp"), links=(POP3, IMAP)):
-    return compose("pop3_enable", BODY, settings=SETTINGS, blocks=blocks, links=links,
-                   source=links[0] if links else None, article_url="/articles/")
+    return compose(
+        "pop3_enable",
+        BODY,
+        settings=SETTINGS,
+        blocks=blocks,
+        links=links,
+        source=links[0] if links else None,
+        article_url="/articles/",
+    )
 
 
 def reply(fmt="text", **names):
@@ -44,12 +55,16 @@ def test_plain_text_settings_are_an_aligned_block():
     block = text.split("Incoming mail (IMAP)\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert block[0].split() == ["Server:", SETTINGS.imap.host]
     assert block[1].split() == ["Port:", str(SETTINGS.imap.port)]
-    columns = {line.index(value) for line, value in zip(block, (SETTINGS.imap.host, str(SETTINGS.imap.port)))}
+    columns = {
+        line.index(value) for line, value in zip(block, (SETTINGS.imap.host, str(SETTINGS.imap.port)), strict=False)
+    }
     assert len(columns) == 1
     outgoing = text.split("Outgoing mail (SMTP)\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len({len(line) - len(line.lstrip(" ").split(":", 1)[1].lstrip()) for line in outgoing}) == 1
-    assert any(line.split() == ["Alternative:", "port", str(SETTINGS.smtp.alt_port), "with", SETTINGS.smtp.alt_security]
-               for line in outgoing)
+    assert any(
+        line.split() == ["Alternative:", "port", str(SETTINGS.smtp.alt_port), "with", SETTINGS.smtp.alt_security]
+        for line in outgoing
+    )
 
 
 def test_every_format_greets_answers_names_its_sources_and_signs():
@@ -59,7 +74,10 @@ def test_every_format_greets_answers_names_its_sources_and_signs():
         assert "not supported" in made.text and SETTINGS.imap.host in made.text
         assert "Source: Email protocols › POP3 (Not Supported)" in made.text
         assert made.text.rstrip().endswith("Sam" if fmt != "html" else "Sam</p>")
-        assert made.sections_used == ("Email protocols › POP3 (Not Supported)", "Email client settings › Incoming mail (IMAP)")
+        assert made.sections_used == (
+            "Email protocols › POP3 (Not Supported)",
+            "Email client settings › Incoming mail (IMAP)",
+        )
         assert made.missing == ()
 
 
@@ -84,8 +102,9 @@ def test_missing_names_are_flagged_and_marked_never_left_blank():
 def test_the_agents_name_signs_when_there_is_no_signature():
     made = compose_reply(answer(), "text", base_url=BASE, customer_name="Anna", agent_name="Sam Lee")
     assert made.missing == () and made.text.endswith("Best regards,\nSam Lee\n")
-    signed = compose_reply(answer(), "text", base_url=BASE, customer_name="Anna", agent_name="Sam Lee",
-                           signature="Sam\nProRedLine Support")
+    signed = compose_reply(
+        answer(), "text", base_url=BASE, customer_name="Anna", agent_name="Sam Lee", signature="Sam\nProRedLine Support"
+    )
     assert signed.text.endswith("Best regards,\nSam\nProRedLine Support\n")
 
 
