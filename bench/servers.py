@@ -10,12 +10,26 @@ import os
 from flask import Flask, jsonify, request
 
 
-def project_app():
-    """Return the project's app with its state in the benchmark's instance folder."""
+def project_app(**overrides):
+    """Return the project's app configured as in production, with its state in the benchmark's instance folder.
+
+    Security headers and JSON request logs are on; the rate limiter is on with limits
+    raised above what the load generator sends from one address.
+    """
     from app import create_app
 
     instance = os.environ["BENCH_INSTANCE"]
-    return create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "bench"})
+    return create_app(
+        {
+            "INSTANCE_PATH": instance,
+            "SECRET_KEY": "bench-secret-key",
+            "PRODUCTION": True,
+            "LOG_JSON": True,
+            "API_RATE_LIMIT": "10000000 per minute",
+            "ASK_RATE_LIMIT": "10000000 per minute",
+            **overrides,
+        }
+    )
 
 
 def bare_app():
@@ -26,6 +40,10 @@ def bare_app():
     def ask():
         payload = request.get_json(silent=True) or {}
         return jsonify(intent="bare", question=str(payload.get("question", ""))[:200])
+
+    @app.get("/readyz")
+    def ready():
+        return jsonify(status="ready")
 
     @app.get("/api/search")
     def search():

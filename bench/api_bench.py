@@ -1,14 +1,17 @@
-"""Benchmark the answer bot: training time, and /api/ask beside a bare Flask endpoint.
+"""Benchmark the API: training time, and /api/ask and /api/search beside a bare Flask endpoint.
 
 Run from the repository root:
 
-    .venv/bin/python bench/ask_bench.py
+    .venv/bin/python bench/api_bench.py
 
 1. Training: `classifier.model.train` on the shipped intents (cross-validation included), median of runs.
 2. In process: the Flask test client posts a fixed mix of in-scope and off-topic questions to
    /api/ask and, alternately, to a bare Flask JSON endpoint; median and p99 per request.
-3. Under gunicorn (same worker count for both): wrk, bounded in time, against 127.0.0.1 only,
-   posting the same mix; requests per second, latency percentiles and errors, and the ratio.
+3. Under gunicorn (same worker count for every server): wrk, bounded in time, against 127.0.0.1
+   only. /api/ask gets the same question mix; /api/search a mix of queries. The project's app runs
+   as in production (PRODUCTION on, security headers, JSON request logs written to a file, the rate
+   limiter on with its limits raised above the load). Requests per second, latency percentiles,
+   errors, and each endpoint's throughput as a share of the bare endpoint's.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -67,11 +72,12 @@ def bench_training(runs: int) -> dict:
 
 
 def bench_in_process(rounds: int) -> dict:
-    from app import create_app
-    from bench.servers import bare_app
+    from bench.servers import bare_app, project_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        project = create_app({"INSTANCE_PATH": tmp, "SECRET_KEY": "bench"}).test_client()
+        os.environ["BENCH_INSTANCE"] = tmp
+        # In process neither app logs requests, so the comparison is of the work alone.
+        project = project_app(LOG_JSON=False).test_client()
         bare = bare_app().test_client()
         for question in QUESTIONS:  # warm caches and lazy imports
             project.post("/api/ask", json={"question": question})
@@ -95,18 +101,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(port: int, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def wait_ready(port: int, workers: int, timeout: float = 180.0) -> None:
+    """Wait until /readyz answers 200 as many times in a row as there are workers."""
+    deadline, streak = time.time() + timeout, 0
+    while time.time() < deadline and streak < workers * 3:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+                streak = streak + 1 if response.status == 200 else 0
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} did not start")
+            streak = 0
+            time.sleep(0.3)
+    if streak < workers * 3:
+        raise RuntimeError(f"server on port {port} did not become ready")
 
 
-WRK_SCRIPT = """
+SEARCHES = ["imap settings", "smtp port", "pop3", "outgoing server", "smtp authentification", "username",
+            "ssl", "how do I enable pop3", "common mistakes", "password", "xyzzy", "sync across devices"]
+
+WRK_POST = """
 local bodies = {%s}
 local i = 0
 wrk.method = "POST"
@@ -114,9 +126,19 @@ wrk.headers["Content-Type"] = "application/json"
 request = function()
   i = i + 1
   return wrk.format(nil, nil, nil, bodies[(i %% #bodies) + 1])
-end
+end"""
+
+WRK_GET = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end"""
+
+WRK_DONE = """
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%d %%d %%.1f %%.1f %%.1f\\n", summary.requests, summary.errors.status,
+  io.write(string.format("RESULT %d %d %d %d %.1f %.1f %.1f\\n", summary.requests, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.duration, latency:percentile(50), latency:percentile(99), requests.mean))
 end
@@ -140,36 +162,49 @@ def run_wrk(port: int, path: str, seconds: int, connections: int, script: Path) 
     }
 
 
+def wrk_scripts(directory: Path) -> dict[str, tuple[str, Path]]:
+    """Write the wrk scripts: name -> (path to request, script)."""
+    ask = directory / "ask.lua"
+    ask.write_text(WRK_POST % ", ".join(json.dumps(json.dumps({"question": q})) for q in QUESTIONS) + WRK_DONE)
+    search = directory / "search.lua"
+    paths = [f"/api/search?q={quote_plus(q)}" for q in SEARCHES]
+    search.write_text(WRK_GET % ", ".join(json.dumps(p) for p in paths) + WRK_DONE)
+    return {"ask": ("/api/ask", ask), "search": ("/api/search?q=imap", search)}
+
+
 def bench_gunicorn(seconds: int, connections: int, workers: int) -> dict:
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "ask.lua"
-        bodies = ", ".join(json.dumps(json.dumps({"question": q})) for q in QUESTIONS)
-        script.write_text(WRK_SCRIPT % bodies)
+        scripts = wrk_scripts(Path(tmp))
         instance = Path(tmp) / "instance"
         env = {**os.environ, "BENCH_INSTANCE": str(instance)}
         # Build the index and train the model once, here, so that gunicorn's workers
         # start by loading them instead of all training at once.
-        from app import create_app
+        from bench.servers import project_app
 
-        create_app({"INSTANCE_PATH": str(instance), "SECRET_KEY": "bench"})
-        for name, target in (("ask", "bench.servers:project_app()"), ("bare", "bench.servers:bare_app()")):
+        os.environ["BENCH_INSTANCE"] = str(instance)
+        project_app()
+        for server_name, target in (("project", "bench.servers:project_app()"), ("bare", "bench.servers:bare_app()")):
             port = free_port()
+            log_file = open(Path(tmp) / f"{server_name}.log", "w")  # noqa: SIM115 (closed below)
             server = subprocess.Popen(
                 [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
-                cwd=ROOT, env=env, start_new_session=True,
+                cwd=ROOT, env=env, start_new_session=True, stderr=log_file,
             )
             try:
-                wait_for(port)
-                run_wrk(port, "/api/ask", 2, connections, script)  # warm-up
-                results[name] = run_wrk(port, "/api/ask", seconds, connections, script)
+                wait_ready(port, workers)
+                for endpoint, (path, script) in scripts.items():
+                    run_wrk(port, path, 2, connections, script)  # warm-up
+                    results[f"{endpoint}/{server_name}"] = run_wrk(port, path, seconds, connections, script)
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
-    results["ratio"] = results["ask"]["rps"] / results["bare"]["rps"]
+                log_file.close()
+    for endpoint in ("ask", "search"):
+        results[f"{endpoint}/ratio"] = results[f"{endpoint}/project"]["rps"] / results[f"{endpoint}/bare"]["rps"]
     return results
 
 
@@ -198,11 +233,13 @@ def main() -> None:
     if "skipped" in g:
         print("gunicorn:", g["skipped"])
     else:
-        for name in ("ask", "bare"):
-            r = g[name]
-            print(f"gunicorn {args.workers} workers, {name:4}: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
-                  f"p99 {r['p99_ms']:.2f} ms  errors {r['errors']}")
-        print(f"throughput ratio /api/ask / bare: {g['ratio']:.2f} (target at least 0.33)")
+        print(f"gunicorn, {args.workers} workers, wrk {args.connections} connections for {args.seconds} s each:")
+        print(f"  {'endpoint':14} {'server':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for endpoint in ("ask", "search"):
+            for server_name in ("project", "bare"):
+                r = g[f"{endpoint}/{server_name}"]
+                print(f"  /api/{endpoint:9} {server_name:8} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}")
+            print(f"  /api/{endpoint} throughput = {g[f'{endpoint}/ratio']:.2f} x bare (target at least 0.33)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
