@@ -40,6 +40,9 @@ def make_config(tmp: Path, **overrides) -> dict:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8192,
         "ARGON2_PARALLELISM": 1,
+        # Tests ask many questions quickly; the limiter's own test sets low limits.
+        "API_RATE_LIMIT": "100000 per minute",
+        "ASK_RATE_LIMIT": "100000 per minute",
         **overrides,
     }
 
