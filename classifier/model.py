@@ -215,10 +215,15 @@ def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: i
     return probabilities, labels, sorted(set(labels))
 
 
-def train(data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS) -> IntentModel:
-    """Fit the pipeline on every example and calibrate its thresholds by cross-validation."""
+def train(
+    data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS, out_of_fold=None
+) -> IntentModel:
+    """Fit the pipeline on every example and calibrate its thresholds by cross-validation.
+
+    ``out_of_fold`` reuses what ``out_of_fold_probabilities`` returned for the same data.
+    """
     domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
-    probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds)
+    probabilities, labels, classes = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
     thresholds = choose_thresholds(probabilities, labels, classes, domain)
     texts, labels = data.pairs()
     pipeline = build_pipeline()
