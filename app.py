@@ -1291,7 +1291,7 @@ class Event(db.Model):
     session: Mapped[str | None] = mapped_column(sa.String(100))
     text: Mapped[str | None] = mapped_column(sa.String(2000))  # the question or query, redacted
     intent: Mapped[str | None] = mapped_column(sa.String(100))
-    confidence: Mapped[float | None]
+    confidence: Mapped[float | None] = mapped_column(sa.Float())
     fallback: Mapped[bool | None]
     clarify: Mapped[bool | None]
     choices: Mapped[str | None] = mapped_column(sa.String(300))  # intents a clarifying question offered
@@ -2130,7 +2130,8 @@ def reports_page():
 def purge_events_command(days: int | None):
     """Delete analytics events older than the retention time."""
     days = current_app.config["ANALYTICS_RETENTION_DAYS"] if days is None else days
-    click.echo(f"deleted {purge_events(db.engine, days)} events older than {days} days")
+    deleted = purge_events(db.engine, days)
+    click.echo(f"deleted {deleted} event{'' if deleted == 1 else 's'} older than {days} day{'' if days == 1 else 's'}")
 
 
 @click.command("report")

@@ -3,7 +3,7 @@
 Questions are kept so that the support team can see what the bot could not answer; the
 people who asked are not needed for that. Email addresses, phone numbers, long digit
 runs (card, account and customer numbers), IBANs and IP addresses are replaced by a
-marker in brackets. Short numbers stay: "port 993" and "pop3" are what questions are about.
+marker in brackets. Short numbers stay: port numbers and "pop3" are what questions are about.
 """
 
 from __future__ import annotations
