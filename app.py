@@ -1253,6 +1253,8 @@ ANALYTICS_DEFAULTS = {
     # Events waiting for the writer; when full (the database is down or far too slow), new ones are dropped and counted.
     "ANALYTICS_QUEUE_SIZE": 10_000,
     "ANALYTICS_BATCH_SIZE": 500,
+    # The writer waits this long after an event for more to share its transaction.
+    "ANALYTICS_LINGER_SECONDS": 0.25,
     # An answer below this confidence (but not a fallback) counts as a knowledge gap.
     "GAP_LOW_CONFIDENCE": 0.5,
     # How far back the inbox and the reports look, and how many failures the inbox groups at most.
@@ -1348,23 +1350,26 @@ class EventLog:
     """Write events from a bounded queue in a background thread, in batches.
 
     ``record`` only puts a dictionary on the queue, so a request never waits for the
-    database. The writer takes what has queued up (at most ``batch_size`` events), redacts
-    it and inserts it in one transaction; a locked SQLite file is retried, anything else
+    database. The writer takes what queues up within ``linger`` seconds of an event (at most
+    ``batch_size`` events), redacts it and inserts it in one transaction; a locked SQLite file is retried, anything else
     that fails is logged with the number of events lost. The thread starts with the first
     event in each process, so gunicorn's forked workers each get their own.
     """
 
     RETRY_SECONDS = (0.05, 0.25, 1.0)
 
-    def __init__(self, engine: sa.Engine, *, queue_size: int, batch_size: int, retention_days: int, enabled: bool = True):
+    def __init__(self, engine: sa.Engine, *, queue_size: int, batch_size: int, retention_days: int, enabled: bool = True,
+                 linger: float = 0.25):
         self.engine = engine
         self.batch_size = batch_size
+        self.linger = linger
         self.retention_days = retention_days
         self.enabled = enabled
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.dropped = 0
         self.failed = 0
         self._lock = threading.Lock()
+        self._hurry = threading.Event()
         self._pid = None
         self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
 
@@ -1397,6 +1402,9 @@ class EventLog:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
+            # Sleep rather than wake for every event: the requests that queue them keep the CPU.
+            self._hurry.wait(self.linger)
+            self._hurry.clear()
             while len(batch) < self.batch_size:
                 try:
                     batch.append(self.queue.get_nowait())
@@ -1439,7 +1447,8 @@ class EventLog:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self.queue.all_tasks_done.wait(remaining)
+                self._hurry.set()  # again for every batch: the writer clears it
+                self.queue.all_tasks_done.wait(min(remaining, 0.05))
         return True
 
 
@@ -1471,6 +1480,7 @@ def init_analytics(app: Flask) -> None:
         batch_size=app.config["ANALYTICS_BATCH_SIZE"],
         retention_days=app.config["ANALYTICS_RETENTION_DAYS"],
         enabled=app.config["ANALYTICS_ENABLED"],
+        linger=app.config["ANALYTICS_LINGER_SECONDS"],
     )
     app.extensions["knowledge_stamp"] = knowledge_stamp(app.config)
     app.extensions["knowledge_checked"] = time.monotonic()
