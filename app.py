@@ -340,7 +340,7 @@ def query_text(name: str = "q", required: bool = True) -> str:
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     """Read a bounded integer from the query string."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
