@@ -70,15 +70,8 @@ POLICY = {
         "required-security-settings",
         "Unencrypted or anonymous connections are not allowed.",
     ),
-    "anonymous": (
-        PROTOCOLS_ARTICLE,
-        "required-security-settings",
-        "Unencrypted or anonymous connections are not allowed.",
-    ),
     "opportunistic": (PROTOCOLS_ARTICLE, "required-security-settings", "Encrypted connections (SSL/TLS)"),
-    "certificate": (PROTOCOLS_ARTICLE, "required-security-settings", "Encrypted connections (SSL/TLS)"),
     "insecure_port": (PROTOCOLS_ARTICLE, "common-configuration-mistakes", "Using insecure ports"),
-    "relay_port": (PROTOCOLS_ARTICLE, "common-configuration-mistakes", "Using insecure ports"),
     "smtp_auth": (PROTOCOLS_ARTICLE, "smtp-supported", "SMTP must always be configured with authentication enabled."),
     "partial_username": (PROTOCOLS_ARTICLE, "common-configuration-mistakes", "Using partial usernames"),
     "username_domain": (
@@ -110,7 +103,14 @@ TABLE_ROWS = {
     "authentication": "Authentication: {login.authentication}",
     "auth_method": "Authentication: {login.authentication}",
 }
-ALIASES = {"username_differs": "username", "pop3_host": "pop3"}
+# Rules that rest on the same sentence as another.
+ALIASES = {
+    "anonymous": "cleartext",
+    "certificate": "opportunistic",
+    "relay_port": "insecure_port",
+    "username_differs": "username",
+    "pop3_host": "pop3",
+}
 
 
 class CheckInputError(ValueError):
@@ -240,7 +240,7 @@ def normalize_host(text: str) -> tuple[str, int | None]:
 def citation_problems(library: Library, settings: MailSettings) -> list[str]:
     """Return every rule whose quoted sentence is not in the section it cites (empty when all resolve)."""
     problems = []
-    keys = [(rule, d) for rule in [*POLICY, *TABLE_ROWS] for d in DIRECTIONS]
+    keys = [(rule, d) for rule in [*POLICY, *TABLE_ROWS, *ALIASES] for d in DIRECTIONS]
     for rule, direction in keys:
         slug, anchor, sentence = _source(rule, direction, settings)
         article = library.articles.get(slug)

@@ -24,24 +24,21 @@ IMAP_STARTTLS_OPEN = dataclasses.replace(
     SETTINGS, imap=dataclasses.replace(IMAP, alt_port=imaplib.IMAP4_PORT, alt_security="STARTTLS")
 )
 
-GOOD_IN = ServerInput(
-    protocol="IMAP",
-    host=IMAP.host,
-    port=IMAP.port,
-    security=IMAP.security,
-    authentication=True,
-    auth_method=LOGIN.authentication,
-    username=LOGIN.example,
-)
-GOOD_OUT = ServerInput(
-    protocol="SMTP",
-    host=SMTP.host,
-    port=SMTP.port,
-    security=SMTP.security,
-    authentication=True,
-    auth_method=LOGIN.authentication,
-    username=LOGIN.example,
-)
+
+def correct_input(server) -> ServerInput:
+    """Return what a correctly set-up app shows for one of the settings' servers."""
+    return ServerInput(
+        protocol=server.protocol,
+        host=server.host,
+        port=server.port,
+        security=server.security,
+        authentication=True,
+        auth_method=LOGIN.authentication,
+        username=LOGIN.example,
+    )
+
+
+GOOD_IN, GOOD_OUT = correct_input(IMAP), correct_input(SMTP)
 
 
 def run(incoming=None, outgoing=None, client=None, settings=SETTINGS, **changes):
