@@ -115,14 +115,30 @@ TOP_KEYS = {"client", "incoming", "outgoing"}
 NO_PASSWORD = "never send a password: the checker does not need it, and it was neither checked nor stored"
 
 
-def _refuse_passwords(value: object, path: str = "") -> None:
+def _refuse_password_fields(value: object, path: str = "") -> None:
     if isinstance(value, Mapping):
         for key, inner in value.items():
             if PASSWORD_KEY_RE.search(str(key)):
                 raise CheckInputError(f"'{path}{key}': {NO_PASSWORD}")
-            _refuse_passwords(inner, f"{path}{key}.")
-    elif isinstance(value, str) and looks_like_password(value):
-        raise CheckInputError(f"'{path.rstrip('.')}' looks like it holds a password: {NO_PASSWORD}")
+            _refuse_password_fields(inner, f"{path}{key}.")
+
+
+def strip_passwords(value: object) -> tuple[object, bool]:
+    """Cut anything that looks like a password out of every string in a JSON value; say whether any was."""
+    if isinstance(value, str):
+        return remove_passwords(value)
+    if isinstance(value, Mapping):
+        cleaned = {key: strip_passwords(inner) for key, inner in value.items()}
+        return {key: inner for key, (inner, _) in cleaned.items()}, any(removed for _, removed in cleaned.values())
+    return value, False
+
+
+def password_note(settings: MailSettings) -> str:
+    """Say that a password was cut out, and that nobody needs it."""
+    return (
+        "Something that looked like a password was removed. Never send your password to anyone, "
+        f"{settings.provider} support included: checking settings does not need it."
+    )
 
 
 def _text(raw: Mapping, key: str, where: str) -> str | None:
@@ -139,10 +155,12 @@ def _text(raw: Mapping, key: str, where: str) -> str | None:
 
 def _port(raw: Mapping, where: str) -> int | None:
     value = raw.get("port")
-    if value is None or value == "":
+    if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,4}", value):
+        value = int(value)
+    elif isinstance(value, float) and value.is_integer():  # JSON Schema counts 1.0 as an integer
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise CheckInputError(f"'{where}port' must be a whole number from 1 to 65535")
     return value
@@ -152,14 +170,13 @@ def _flag(raw: Mapping, key: str, where: str) -> bool | None:
     value = raw.get(key)
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, str) and label_key(value) in {"on", "yes", "true", "off", "no", "false"}:
-        return label_key(value) in {"on", "yes", "true"}
     raise CheckInputError(f"'{where}{key}' must be true or false")
 
 
-def _server(raw: object, direction: str) -> ServerInput:
-    if raw is None:
+def _server(payload: Mapping, direction: str) -> ServerInput:
+    if direction not in payload:
         return ServerInput()
+    raw = payload[direction]
     if not isinstance(raw, Mapping):
         raise CheckInputError(f"'{direction}' must be an object with fields such as 'host' and 'port'")
     where = f"{direction}."
@@ -185,20 +202,19 @@ def config_from_dict(payload: Mapping) -> ClientConfig:
     """Read structured settings (``{"client", "incoming": {...}, "outgoing": {...}}``), refusing passwords."""
     if not isinstance(payload, Mapping):
         raise CheckInputError("send a JSON object")
-    _refuse_passwords(payload)
+    _refuse_password_fields(payload)
     unknown = sorted(set(payload) - TOP_KEYS)
     if unknown:
         raise CheckInputError(
             f"unknown field '{unknown[0]}'; send 'incoming', 'outgoing' and 'client', or 'description'"
         )
-    config = ClientConfig(
-        incoming=_server(payload.get("incoming"), INCOMING),
-        outgoing=_server(payload.get("outgoing"), OUTGOING),
+    if "incoming" not in payload and "outgoing" not in payload:
+        raise CheckInputError("nothing to check: give 'incoming' and/or 'outgoing' settings, or a 'description'")
+    return ClientConfig(
+        incoming=_server(payload, INCOMING),
+        outgoing=_server(payload, OUTGOING),
         client=_text(payload, "client", ""),
     )
-    if config.incoming.is_empty() and config.outgoing.is_empty():
-        raise CheckInputError("nothing to check: give 'incoming' and/or 'outgoing' settings, or a 'description'")
-    return config
 
 
 def form_payload(form: Mapping[str, str]) -> dict:
@@ -677,11 +693,7 @@ def read_description(text: str, settings: MailSettings) -> Description:
     )
     notes = list(reader.notes)
     if removed:
-        notes.insert(
-            0,
-            f"Something that looked like a password was removed. Never send your password to anyone, "
-            f"{settings.provider} support included: checking settings does not need it.",
-        )
+        notes.insert(0, password_note(settings))
     kinds = frozenset(p.kind for d in DIRECTIONS for p in placed[d])
     return Description(
         config=config,
@@ -713,6 +725,19 @@ def check_description(
     )
 
 
+def check_settings(payload: Mapping, settings: MailSettings, library: Library, article_url: str) -> CheckResult:
+    """Check structured settings; a password typed into a field is cut out and reported, a password field refused."""
+    cleaned, removed = strip_passwords(payload)
+    return check(
+        config_from_dict(cleaned),
+        settings,
+        library,
+        article_url,
+        notes=(password_note(settings),) if removed else (),
+        password_removed=removed,
+    )
+
+
 def check_payload(
     payload: Mapping, settings: MailSettings, library: Library, article_url: str, max_chars: int
 ) -> CheckResult:
@@ -720,12 +745,13 @@ def check_payload(
     if not isinstance(payload, Mapping):
         raise CheckInputError("send a JSON object")
     if "description" not in payload:
-        return check(config_from_dict(payload), settings, library, article_url)
+        return check_settings(payload, settings, library, article_url)
     extra = sorted(set(payload) - {"description"})
     if extra:
         raise CheckInputError(f"send either 'description' or structured settings, not both (found '{extra[0]}')")
     text = payload["description"]
-    if not isinstance(text, str) or not text.strip():
+    # At least one visible character (U+FEFF counts as a space, as in JSON Schema patterns).
+    if not isinstance(text, str) or not re.search(r"[^\s\ufeff\x00-\x1f\x7f-\x9f]", text):
         raise CheckInputError("'description' must be a non-empty string")
     if len(text) > max_chars:
         raise CheckInputError(f"'description' is too long: at most {max_chars} characters")
@@ -739,7 +765,7 @@ def check_form(
     description = (form.get("description") or "").strip()
     if description:
         return check_payload({"description": description}, settings, library, article_url, max_chars)
-    return check(config_from_dict(form_payload(form)), settings, library, article_url)
+    return check_settings(form_payload(form), settings, library, article_url)
 
 
 def settings_in_question(

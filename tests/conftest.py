@@ -35,6 +35,9 @@ def make_config(tmp: Path, **overrides) -> dict:
         "MODEL_PATH": str(tmp / "instance" / "intent_model.joblib"),
         "INTENTS_PATH": str(TINY_INTENTS),
         "RESPONSES_PATH": str(TINY_RESPONSES),
+        # Tests ask many questions quickly; the limiter's own test sets low limits.
+        "API_RATE_LIMIT": "100000 per minute",
+        "ASK_RATE_LIMIT": "100000 per minute",
         **overrides,
     }
 

@@ -303,7 +303,7 @@ def test_structured_input_is_read():
     config = config_from_dict(
         {
             "client": "outlook",
-            "incoming": {"host": IMAP.host, "port": str(IMAP.port), "security": True, "accept_any_certificate": "no"},
+            "incoming": {"host": IMAP.host, "port": str(IMAP.port), "security": True, "accept_any_certificate": False},
         }
     )
     assert config.incoming.port == IMAP.port and config.incoming.security is True
@@ -317,7 +317,6 @@ def test_structured_input_is_read():
         ({"password": "x", "incoming": {"port": 1}}, "password"),
         ({"incoming": {"Password": "x"}}, "password"),
         ({"outgoing": {"app_password": "x"}}, "password"),
-        ({"incoming": {"username": "jane password: hunter2"}}, "password"),
         ({"incoming": {"host": IMAP.host, "colour": "red"}}, "unknown field"),
         ({"servers": []}, "unknown field"),
         ({"incoming": {"port": "nine"}}, "port"),
@@ -329,8 +328,11 @@ def test_structured_input_is_read():
         ({"incoming": {"host": 42}}, "string"),
         ({"incoming": {"host": "x" * 500}}, "too long"),
         ({"incoming": {"authentication": "maybe"}}, "true or false"),
+        ({"incoming": {"accept_any_certificate": "yes"}}, "true or false"),
+        ({"incoming": None}, "object"),
+        ({"incoming": {}, "outgoing": None}, "object"),
         ({}, "nothing to check"),
-        ({"incoming": {}}, "nothing to check"),
+        ({"client": "outlook"}, "nothing to check"),
     ],
 )
 def test_bad_structured_input_is_refused_with_a_reason(payload, fragment):
@@ -344,6 +346,8 @@ def test_bad_structured_input_is_refused_with_a_reason(payload, fragment):
         ({"description": ""}, "non-empty"),
         ({"description": "   "}, "non-empty"),
         ({"description": 5}, "non-empty"),
+        ({"description": "\x00\x01 \ufeff"}, "non-empty"),
+        ({"description": None}, "non-empty"),
         ({"description": "x" * 101}, "too long"),
         ({"description": "imap", "incoming": {"port": 1}}, "either"),
         ([], "JSON object"),
@@ -352,6 +356,30 @@ def test_bad_structured_input_is_refused_with_a_reason(payload, fragment):
 def test_bad_payloads(payload, fragment):
     with pytest.raises(CheckInputError, match=fragment):
         check_payload(payload, SETTINGS, LIBRARY, "/articles/", 100)
+
+
+def test_a_password_typed_into_a_field_is_cut_out_and_reported():
+    payload = {"incoming": {"host": IMAP.host, "username": "jane pw hunter2"}}
+    result = check_payload(payload, SETTINGS, LIBRARY, "/articles/", 100)
+    assert result.password_removed and "password" in result.notes[0]
+    assert "hunter2" not in json.dumps(result.as_dict())
+    assert result.field("incoming", "host").verdict == "ok"
+
+
+@pytest.mark.parametrize("port", ["²", "٩٩٣", "1e3", "99999", "0", "0993", " 993", "", -1, 993.5])
+def test_ports_that_only_look_like_numbers_are_refused(port):
+    with pytest.raises(CheckInputError, match="port"):
+        config_from_dict({"incoming": {"port": port}})
+
+
+def test_ports_as_digit_strings_and_whole_floats_are_read():
+    assert config_from_dict({"incoming": {"port": str(IMAP.port)}}).incoming.port == IMAP.port
+    assert config_from_dict({"incoming": {"port": float(IMAP.port)}}).incoming.port == IMAP.port
+
+
+def test_empty_directions_are_nothing_to_check_but_not_an_error():
+    result = check_payload({"incoming": {}, "outgoing": {"host": ""}}, SETTINGS, LIBRARY, "/articles/", 100)
+    assert result.verdict == "incomplete" and result.fields == () and "Nothing to check" in result.summary
 
 
 def test_form_fields_become_the_json_shape():
