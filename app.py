@@ -25,7 +25,19 @@ from pathlib import Path
 
 import click
 import yaml
-from flask import Blueprint, Flask, abort, current_app, g, has_request_context, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask.cli import with_appcontext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,7 +48,11 @@ import kb
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
+from kb import autoconfig
 from kb.answers import pop3_policy_problems
+from kb.checker import CheckInputError
+from kb.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
+from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
 from kb.index import build_index
 from kb.search import MAX_QUERY_CHARS, search
 
@@ -119,6 +135,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
+    init_mail_clients(app)
     init_rate_limits(app)
     register_errors(app)
     app.after_request(add_security_headers)
@@ -455,6 +472,7 @@ def api_ask():
     question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"])
     session = text_field(payload, "session", 100, required=False)
     prediction, answer = respond(question)
+    answer, settings_check = settings_check_for(question, answer)  # hand-off to the settings checker
     ranking = [{"intent": i, "confidence": c} for i, c in prediction.ranking]
     body = {
         "intent": intent_data.OUT_OF_SCOPE if prediction.fallback else prediction.intent,
@@ -472,6 +490,8 @@ def api_ask():
         body["settings"] = answer.settings
     if session is not None:
         body["session"] = session
+    if settings_check is not None:
+        body["check"] = settings_check
     return jsonify(body)
 
 
@@ -628,3 +648,142 @@ def evaluate_command(folds: int, questions_path: str | None, show_mistakes: bool
     click.echo("evaluation " + ("FAILED: " + ", ".join(failures) if failures else "passed"))
     if failures:
         raise SystemExit(1)
+
+
+# --- mail clients: settings checker, autoconfig files, setup guide, DNS records ------
+# One blueprint, one init function and one CLI command; the work is in kb.checker,
+# kb.checkinput, kb.autoconfig and kb.clientsetup.
+
+mail_clients = Blueprint("mailclient", __name__)
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+MOBILECONFIG_CONTENT_TYPE = "application/x-apple-aspen-config"
+AUTODISCOVER_MAX_BYTES = 16 * 1024
+SETTINGS_ARTICLE_SLUG = "email-client-settings"
+
+
+def init_mail_clients(app: Flask) -> None:
+    """Register the settings checker, the client configuration files and the dns-records command."""
+    app.config.setdefault("CHECK_MAX_CHARS", 4000)
+    app.config.setdefault("AUTOCONFIG_CACHE_SECONDS", 3600)
+    app.register_blueprint(mail_clients)
+    app.cli.add_command(dns_records_command)
+
+
+def knowledge_args() -> tuple:
+    base = knowledge_base()
+    return base.settings, base.library, base.article_url
+
+
+def settings_check_for(question: str, answer):
+    """Check a bot question that reads like pasted settings; return the answer mentioning it, and the check."""
+    result = settings_in_question(question, *knowledge_args())
+    if result is None:
+        return answer, None
+    mentioned = mention_check(answer, result, url_for("mailclient.check_page"), knowledge_base().article_url)
+    return mentioned, result.as_dict()
+
+
+@mail_clients.route("/check", methods=["GET", "POST"])
+def check_page():
+    """Show the settings checker; on POST, check the form's fields or its pasted description."""
+    result = error = None
+    if request.method == "POST":
+        try:
+            result = check_form(request.form, *knowledge_args(), current_app.config["CHECK_MAX_CHARS"])
+        except CheckInputError as exc:
+            error = str(exc)
+    form = safe_echo(request.form)
+    if result is not None and result.description is not None:
+        form["description"] = result.description
+    page = render_template("mailclient/check.html", result=result, error=error, form=form,
+                           max_chars=current_app.config["CHECK_MAX_CHARS"])
+    return page, 400 if error else 200
+
+
+@api.post("/check-settings")  # on the api blueprint: JSON errors and the API rate limit
+def api_check_settings():
+    """Check mail-app settings: ``{"incoming": {...}, "outgoing": {...}, "client"}`` or ``{"description"}``."""
+    try:
+        result = check_payload(json_body(), *knowledge_args(), current_app.config["CHECK_MAX_CHARS"])
+    except CheckInputError as exc:
+        raise BadRequest(str(exc)) from None
+    return jsonify(result.as_dict())
+
+
+@mail_clients.get("/.well-known/autoconfig/mail/config-v1.1.xml")
+@mail_clients.get("/mail/config-v1.1.xml")  # registered first, so url_for gives this one
+def autoconfig_file():
+    """Serve the Thunderbird autoconfig file; the same for every ``?emailaddress=`` (it says %EMAILADDRESS%)."""
+    documentation = url_for("pages.article", slug=SETTINGS_ARTICLE_SLUG, _external=True)
+    body = autoconfig.thunderbird_config(knowledge_base().settings, documentation_url=documentation)
+    response = Response(body, content_type=XML_CONTENT_TYPE)
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["AUTOCONFIG_CACHE_SECONDS"]
+    return response
+
+
+@mail_clients.get("/setup")
+def setup_page():
+    """Show "Set up my mail app": pick an app, enter an address, get the file or the values."""
+    address = request.args.get("address", "").strip()
+    client = request.args.get("client", "")
+    guide = error = None
+    if address or client:
+        settings, library, article_url = knowledge_args()
+        try:
+            guide = setup_guide(settings, library, address, parse_client(client), article_url)
+        except SetupError as exc:
+            error = str(exc)
+    page = render_template("mailclient/setup.html", guide=guide, error=error, address=address, client=client,
+                           clients=CLIENT_NAMES)
+    return page, 400 if error else 200
+
+
+@mail_clients.get("/setup/profile.mobileconfig")
+def apple_profile_download():
+    """Download the Apple configuration profile for ``?address=`` (no password in it)."""
+    settings = knowledge_base().settings
+    try:
+        body = autoconfig.apple_profile(settings, request.args.get("address", ""))
+    except autoconfig.AddressError as exc:
+        raise BadRequest(str(exc)) from None
+    filename = autoconfig.profile_filename(settings)
+    return Response(body, content_type=MOBILECONFIG_CONTENT_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@mail_clients.get("/operator/dns-records")
+def dns_records_page():
+    """Show operators the DNS SRV records and the names mail apps look up."""
+    settings = knowledge_base().settings
+    return render_template("mailclient/dns.html", records=autoconfig.srv_records(settings), domain=settings.domain,
+                           ttl=autoconfig.SRV_TTL_SECONDS)
+
+
+@mail_clients.post("/autodiscover/autodiscover.xml")
+@mail_clients.post("/Autodiscover/Autodiscover.xml")
+def autodiscover():
+    """Answer Outlook's Autodiscover (POX) request, best effort: current Outlook often skips it for IMAP."""
+    body = request.stream.read(AUTODISCOVER_MAX_BYTES + 1)
+    try:
+        if len(body) > AUTODISCOVER_MAX_BYTES:
+            raise autoconfig.AutodiscoverError("the request is too large")
+        address = autoconfig.autodiscover_address(body)
+    except autoconfig.AutodiscoverError as exc:
+        return Response(autoconfig.autodiscover_error(str(exc)), 400, content_type=XML_CONTENT_TYPE)
+    return Response(autoconfig.autodiscover_response(knowledge_base().settings, address), content_type=XML_CONTENT_TYPE)
+
+
+@click.command("dns-records")
+@click.option("--ttl", default=autoconfig.SRV_TTL_SECONDS, show_default=True, type=click.IntRange(1, 2**31 - 1),
+              help="Time to live of each record, in seconds.")
+@with_appcontext
+def dns_records_command(ttl: int):
+    """Print the DNS SRV records (RFC 6186, RFC 8314) for the mail settings as zone-file lines."""
+    settings = knowledge_base().settings
+    records = autoconfig.srv_records(settings)
+    for record in records:
+        click.echo(f"{record.zone_line(settings.domain, ttl)}  ; {record.meaning}")
+    unavailable = sum(record.target == "." for record in records)
+    click.echo(f"; {len(records)} records for {settings.domain}, {unavailable} saying a service is not offered")
+
