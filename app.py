@@ -14,14 +14,23 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import json
 import logging
+import re
 import secrets
 import sys
+import time
+import unicodedata
+import uuid
 from pathlib import Path
 
 import click
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+import yaml
+from flask import Blueprint, Flask, abort, current_app, g, has_request_context, jsonify, render_template, request
 from flask.cli import with_appcontext
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.exceptions import HTTPException
 
 import kb
@@ -37,7 +46,6 @@ import datetime as dt
 import fcntl
 import hashlib
 import math
-import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -52,7 +60,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
@@ -72,6 +79,7 @@ log = logging.getLogger(__name__)
 
 pages = Blueprint("pages", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
+ops = Blueprint("ops", __name__)
 
 
 class BadRequest(ValueError):
@@ -98,6 +106,18 @@ def default_config(instance_path: str) -> dict:
         "HELDOUT_PATH": str(ROOT / "classifier" / "heldout.jsonl"),
         "MODEL_PATH": str(Path(instance_path) / "intent_model.joblib"),
         "ASK_MAX_CHARS": 2000,
+        # Requests larger than this are refused with 413 before any view reads them.
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Per client address (see PROXY_COUNT); a limit string as Flask-Limiter reads it.
+        "API_RATE_LIMIT": "300 per minute",
+        "ASK_RATE_LIMIT": "60 per minute",
+        # Where the rate limiter counts: memory:// per process; redis://... shared by all app servers.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # How many proxies (load balancers) in front of the app set X-Forwarded-For.
+        "PROXY_COUNT": 0,
+        # JSON log lines with a request id on stderr (off under tests, which capture logs themselves).
+        "LOG_JSON": True,
         # `flask evaluate` fails below these (measured figures are in the README).
         "EVAL_MIN_CV_ACCURACY": 0.80,
         "EVAL_MIN_HELDOUT_ACCURACY": 0.90,
@@ -122,11 +142,15 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)
 
+    init_observability(app)
     init_knowledge_base(app)
     init_intent_model(app)
+    app.extensions["openapi"] = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(ops)
     init_agents(app)
+    init_rate_limits(app)
     register_errors(app)
     app.after_request(add_security_headers)
     app.context_processor(lambda: {"provider": app.extensions["kb"].settings.provider})
@@ -135,6 +159,78 @@ def create_app(config: dict | None = None) -> Flask:
     app.cli.add_command(train_command)
     app.cli.add_command(evaluate_command)
     return app
+
+
+class RequestContextFilter(logging.Filter):
+    """Add the current request's id to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """Write one JSON object per log line, so logs can be searched by field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+# Python's white space plus the byte-order mark, which JSON Schema's \s also counts as blank.
+BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"  # U+3000 is the last space
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+access_log = logging.getLogger("access")
+
+
+def init_observability(app: Flask) -> None:
+    """Give every request an id (from X-Request-ID if sane), log it as JSON, and trust configured proxies."""
+    if app.config["PROXY_COUNT"]:
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    if app.config["LOG_JSON"] and not app.testing:
+        root = logging.getLogger()
+        if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+            handler = logging.StreamHandler()
+            handler.setFormatter(JsonFormatter())
+            handler.addFilter(RequestContextFilter())
+            root.addHandler(handler)
+            root.setLevel(logging.INFO)
+
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={"fields": {"method": request.method, "path": request.path, "status": response.status_code,
+                              "ms": round(elapsed, 2)}},
+        )
+        return response
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Limit /api/* per client address; /api/ask, the expensive one, more tightly."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"])
+    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(api)
+    # A decorated limit is checked by its wrapper, so the wrapper must be what the route calls.
+    endpoint = "api.api_ask"
+    app.view_functions[endpoint] = limiter.limit(lambda: current_app.config["ASK_RATE_LIMIT"])(app.view_functions[endpoint])
 
 
 def init_secret_key(app: Flask) -> None:
@@ -181,6 +277,9 @@ def init_knowledge_base(app: Flask) -> None:
         report = build_index(base.library, app.config["INDEX_DIR"])
         if report.changed:
             log.info("index was missing or stale; built %s", report)
+        if not base.index.ready:
+            log.error("index in %s is unreadable; rebuilding it from the articles", app.config["INDEX_DIR"])
+            build_index(base.library, app.config["INDEX_DIR"], full=True)
 
 
 def init_intent_model(app: Flask) -> None:
@@ -224,11 +323,23 @@ def register_errors(app: Flask) -> None:
             return jsonify(error=str(error)), 400
         return render_template("pages/error.html", code=400, message=str(error)), 400
 
+    friendly = {
+        413: lambda e: f"the request is too large: at most {app.config['MAX_CONTENT_LENGTH'] // 1024} KB",
+        429: lambda e: f"too many requests (limit {e.description}); please wait a moment and try again",
+    }
+
     @app.errorhandler(HTTPException)
     def http_error(error):
+        message = friendly[error.code](error) if error.code in friendly else error.description or error.name
         if wants_json():
-            return jsonify(error=error.description or error.name), error.code
-        return render_template("pages/error.html", code=error.code, message=error.description), error.code
+            response = jsonify(error=message)
+        else:
+            response = app.make_response(render_template("pages/error.html", code=error.code, message=message))
+        response.status_code = error.code
+        for name, value in error.get_headers():
+            if name in ("Allow", "Retry-After"):
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error):
@@ -241,14 +352,19 @@ def register_errors(app: Flask) -> None:
 # --- input parsing -------------------------------------------------------------------
 
 
+def clean_text(value: str, keep: str = "") -> str:
+    """Turn control characters (except those in ``keep``) into spaces and trim: what is left is what a person typed."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in value).strip(BLANK)
+
+
 def query_text(name: str = "q", required: bool = True) -> str:
     """Read a search text from the query string, rejecting what cannot be a question."""
     value = request.args.get(name, "")
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in value).strip()
-    if required and not cleaned:
-        raise BadRequest(f"'{name}' is required: type a few words to search for")
     if len(value) > MAX_QUERY_CHARS:
         raise BadRequest(f"'{name}' is too long: at most {MAX_QUERY_CHARS} characters")
+    cleaned = clean_text(value)
+    if required and not cleaned:
+        raise BadRequest(f"'{name}' is required: type a few words to search for")
     return cleaned
 
 
@@ -342,12 +458,11 @@ def text_field(payload: dict, name: str, max_chars: int, required: bool = True, 
         return None
     if not isinstance(value, str):
         raise BadRequest(f"'{name}' is required and must be a string")
-    kept = "\n\t" if multiline else ""
-    value = "".join(ch if ch.isprintable() or ch in kept else " " for ch in value.replace("\r\n", "\n")).strip()
-    if not value:
-        raise BadRequest(f"'{name}' must not be empty")
     if len(value) > max_chars:
         raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
+    value = clean_text(value.replace("\r\n", "\n"), keep="\n\t" if multiline else "")
+    if not value:
+        raise BadRequest(f"'{name}' must not be empty")
     return value
 
 
@@ -421,6 +536,29 @@ def api_article(slug: str):
         for s in found.sections
     ]
     return jsonify(**article_summary(found), sections=sections, html=found.html, markdown=found.markdown)
+
+
+# --- operations ----------------------------------------------------------------------
+
+
+@ops.get("/healthz")
+def healthz():
+    """Say the process is alive (for a load balancer's liveness check)."""
+    return jsonify(status="ok")
+
+
+@ops.get("/readyz")
+def readyz():
+    """Say whether the index and the model are loaded, so this node can take traffic."""
+    checks = {"index": knowledge_base().index.ready, "model": "intent_model" in current_app.extensions}
+    ready = all(checks.values())
+    return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503
+
+
+@api.get("/openapi.json")
+def openapi():
+    """Describe the public API (OpenAPI 3.1)."""
+    return jsonify(current_app.extensions["openapi"])
 
 
 # --- CLI -----------------------------------------------------------------------------
@@ -549,8 +687,6 @@ AGENT_DEFAULTS = {
     "REPLY_MESSAGE_MAX_CHARS": 20_000,
     # The public root of the help center, for links in replies; None means the request's host.
     "HELP_CENTER_URL": None,
-    # Behind N reverse proxies, trust their X-Forwarded-* headers (client address, host, scheme).
-    "TRUSTED_PROXY_COUNT": 0,
     # Forms stay valid for a working day: agents keep the console open.
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
 }
@@ -636,9 +772,6 @@ def init_agents(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
-    if app.config["TRUSTED_PROXY_COUNT"]:
-        hops = app.config["TRUSTED_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.extensions["password_hasher"] = PasswordHasher(
         time_cost=app.config["ARGON2_TIME_COST"],

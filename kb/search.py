@@ -111,8 +111,8 @@ class IndexSearcher:
     def ready(self) -> bool:
         """Tell whether a built index can be opened."""
         try:
-            self.searcher()
-        except (OSError, ValueError) as exc:
+            self.searcher().doc_count()
+        except Exception as exc:  # whoosh raises many kinds of errors on damaged files
             log.warning("index not ready: %s", exc)
             return False
         return True

@@ -36,6 +36,9 @@ def make_config(tmp: Path, **overrides) -> dict:
         "MODEL_PATH": str(tmp / "instance" / "intent_model.joblib"),
         "INTENTS_PATH": str(TINY_INTENTS),
         "RESPONSES_PATH": str(TINY_RESPONSES),
+        # Tests ask many questions quickly; the limiter's own test sets low limits.
+        "API_RATE_LIMIT": "100000 per minute",
+        "ASK_RATE_LIMIT": "100000 per minute",
         # Agent passwords: argon2id at its cheapest, so tests do not spend seconds hashing.
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8192,

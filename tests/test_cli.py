@@ -40,3 +40,27 @@ def test_the_site_serves_the_good_articles_when_one_is_broken(tmp_path):
     client = create_app(make_config(tmp_path, ARTICLES_DIR=str(articles))).test_client()
     assert client.get("/articles/fine").status_code == 200
     assert client.get("/articles/broken").status_code == 404
+
+
+def test_train_reports_thresholds(tmp_path):
+    app = create_app(make_config(tmp_path))
+    result = app.test_cli_runner().invoke(args=["train"])
+    assert result.exit_code == 0 and "trained on 28 examples of 4 intents; fallback below" in result.output
+
+
+def test_evaluate_on_the_shipped_data_passes_its_thresholds(runner):
+    """CI runs the evaluation through this test: it fails when the bot gets worse."""
+    result = runner.invoke(args=["evaluate"])
+    assert "Cross-validation (5 folds" in result.output
+    assert "pop3_enable" in result.output and "most confused" in result.output
+    assert "Held-out questions" in result.output and "POP3 policy: 0 unsafe answers" in result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_evaluate_fails_below_its_thresholds(tmp_path):
+    app = create_app(make_config(tmp_path, EVAL_MIN_CV_ACCURACY=1.01))
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "1", "question": "hello", "intents": ["greeting"]}\n'
+                         '{"id": "2", "question": "forgot my password", "intents": ["out_of_scope"]}\n')
+    result = app.test_cli_runner().invoke(args=["evaluate", "--folds", "3", "--questions", str(questions)])
+    assert result.exit_code == 1 and "FAILED: cross-validation accuracy" in result.output

@@ -1,9 +1,12 @@
 """The agent console and POST /api/reply: paste a message, get the answer and a reply to paste."""
 
 import html
+import json
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import create_agent, csrf_token, sign_in
 from kb import DEFAULT_SETTINGS_PATH
@@ -297,3 +300,23 @@ def test_api_reply_with_a_session_needs_the_csrf_header(agent_client):
 def test_the_public_help_center_and_bot_stay_open(client):
     assert client.get("/").status_code == 200
     assert client.post("/api/ask", json={"question": "smtp port"}).status_code == 200
+
+
+machine_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+any_value = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=60), st.lists(st.integers(), max_size=2))
+
+
+@machine_settings
+@given(
+    body=st.one_of(
+        st.dictionaries(st.sampled_from(["message", "format", "customer_name", "signature", "intent", "x"]), any_value),
+        st.fixed_dictionaries({"message": st.text(max_size=300), "format": st.sampled_from(["text", "markdown", "html"])}),
+        st.lists(st.integers(), max_size=3),
+        st.text(max_size=30),
+    )
+)
+def test_api_reply_never_fails_on_any_json(client, api_token, body):
+    response = client.post(
+        "/api/reply", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_token}"}
+    )
+    assert response.status_code in (200, 400) and response.is_json, response.get_data(as_text=True)

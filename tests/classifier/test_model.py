@@ -108,3 +108,18 @@ def test_the_shipped_model_was_trained_on_the_shipped_data(app):
     model = app.extensions["intent_model"]
     assert model.data_digest == load_intents(ROOT / "classifier" / "intents.yml").digest
     assert 0 < model.thresholds.fallback < 1
+
+
+@pytest.mark.parametrize("text", ["how do I enable pop3 on my iphone", "smtp port", "zzz qqq", "",
+                                  "outlook keeps asking for my password and won't connect to the server"])
+def test_fast_scorer_agrees_with_predict_proba(app, text):
+    model = app.extensions["intent_model"]
+    expected = model.pipeline.predict_proba([text])[0]
+    assert np.allclose(model.scorer.probabilities(text), expected, atol=1e-12)
+
+
+def test_the_fast_scorer_is_not_pickled(tmp_path, tiny):
+    tiny.scorer.probabilities("hello")
+    M.save(tiny, tmp_path / "m.joblib")
+    loaded = M.load(tmp_path / "m.joblib", data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path)
+    assert "scorer" not in loaded.__dict__

@@ -1,0 +1,184 @@
+"""Production behaviour: health, request ids and JSON logs, limits, OpenAPI, faults, and machine-made bad input."""
+
+import json
+import logging
+import threading
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import JsonFormatter, RequestContextFilter, create_app
+from conftest import make_config
+from kb.index import build_index
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "index": True, "model": True}
+
+
+def test_not_ready_without_an_index(tmp_path):
+    app = create_app(make_config(tmp_path))
+    (tmp_path / "index" / "CURRENT").unlink()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json()["index"] is False
+
+
+def test_every_response_carries_a_request_id(client):
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 32
+    assert client.get("/healthz", headers={"X-Request-ID": "lb-abc.123"}).headers["X-Request-ID"] == "lb-abc.123"
+    forged = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"]
+    assert forged != "bad id <script>" and len(forged) == 32
+
+
+def test_log_lines_are_json_with_the_request_id(app):
+    formatter, context = JsonFormatter(), RequestContextFilter()
+    with app.test_request_context("/api/search?q=x", headers={"X-Request-ID": "req-42"}):
+        app.preprocess_request()
+        record = logging.LogRecord("kb", logging.INFO, __file__, 1, "searched %s", ("imap",), None)
+        context.filter(record)
+        line = json.loads(formatter.format(record))
+    assert line["message"] == "searched imap" and line["request_id"] == "req-42" and line["level"] == "INFO"
+
+
+def test_ask_is_rate_limited_per_client_with_a_json_429(tmp_path):
+    client = create_app(make_config(tmp_path, ASK_RATE_LIMIT="2 per minute")).test_client()
+    for _ in range(2):
+        assert client.post("/api/ask", json={"question": "hello"}).status_code == 200
+    limited = client.post("/api/ask", json={"question": "hello"})
+    assert limited.status_code == 429 and "too many requests" in limited.get_json()["error"]
+    assert int(limited.headers["Retry-After"]) > 0
+    other = client.post("/api/ask", json={"question": "hello"}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200
+
+
+def test_the_whole_api_is_rate_limited(tmp_path):
+    client = create_app(make_config(tmp_path, API_RATE_LIMIT="3 per minute")).test_client()
+    codes = [client.get("/api/search?q=imap").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert client.get("/").status_code == 200  # pages are not limited
+
+
+def test_large_bodies_are_refused_with_a_json_413(client):
+    response = client.post("/api/ask", data="x" * (70 * 1024), content_type="application/json")
+    assert response.status_code == 413 and "too large" in response.get_json()["error"]
+
+
+def test_openapi_describes_every_api_route(app, client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    described = {path.replace("{", "<").replace("}", ">") for path in spec["paths"]}
+    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")}
+    assert routes == described
+
+
+# --- machine-made bad input ------------------------------------------------------------
+
+machine_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@machine_settings
+@given(q=st.text(max_size=600), limit=st.one_of(st.none(), st.text(max_size=5), st.integers(-5, 100)))
+def test_search_never_fails_on_any_text(client, q, limit):
+    params = {"q": q} if limit is None else {"q": q, "limit": limit}
+    response = client.get("/api/search", query_string=params)
+    assert response.status_code in (200, 400) and response.is_json
+    assert "error" in response.get_json() or "results" in response.get_json()
+
+
+@machine_settings
+@given(body=st.one_of(
+    st.dictionaries(st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)), max_size=4),
+    st.fixed_dictionaries({"question": st.text(max_size=2100)}),
+    st.lists(st.integers(), max_size=3), st.text(max_size=30), st.integers(),
+))
+def test_ask_never_fails_on_any_json(client, body):
+    response = client.post("/api/ask", data=json.dumps(body), content_type="application/json")
+    assert response.status_code in (200, 400) and response.is_json
+
+
+@machine_settings
+@given(raw=st.binary(max_size=300))
+def test_ask_never_fails_on_any_bytes(client, raw):
+    response = client.post("/api/ask", data=raw, content_type="application/json")
+    assert response.status_code in (200, 400) and response.is_json
+
+
+def fuzz_app():
+    """An app of its own for schemathesis, built when this module is collected."""
+    import tempfile
+    from pathlib import Path
+
+    return create_app(make_config(Path(tempfile.mkdtemp(prefix="fuzz-"))))
+
+
+schema = schemathesis.openapi.from_wsgi("/api/openapi.json", fuzz_app())
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_matches_its_description_and_never_errors(case):
+    response = case.call()
+    assert response.status_code < 500, response.text
+    if case.method != "OPTIONS":  # Flask answers OPTIONS itself with an empty body and Allow
+        assert response.headers["content-type"][0].startswith("application/json"), (case.method, case.formatted_path)
+    case.validate_response(response)
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+def test_requests_keep_working_while_the_index_is_rebuilt(app):
+    """Hammer search and ask while full rebuilds swap the index underneath: zero errors."""
+    base = app.extensions["kb"]
+    errors, done, served = [], threading.Event(), [0]
+
+    def hammer(kind):
+        client = app.test_client()
+        while not done.is_set():
+            if kind == "search":
+                response = client.get("/api/search?q=smtp+port")
+                ok = response.status_code == 200 and response.get_json()["results"]
+            else:
+                response = client.post("/api/ask", json={"question": "what is the imap server"})
+                ok = response.status_code == 200 and response.get_json()["intent"] == "imap_settings"
+            if not ok:
+                errors.append((kind, response.status_code, response.get_data(as_text=True)[:200]))
+            served[0] += 1
+
+    workers = [threading.Thread(target=hammer, args=(kind,)) for kind in ("search", "search", "ask")]
+    for worker in workers:
+        worker.start()
+    try:
+        for _ in range(4):
+            build_index(base.library, app.config["INDEX_DIR"], full=True)
+    finally:
+        done.set()
+        for worker in workers:
+            worker.join()
+    assert errors == [] and served[0] > 20
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # whoosh leaks the bad file's handle
+def test_a_corrupt_index_is_rebuilt_on_start(tmp_path, caplog):
+    create_app(make_config(tmp_path))
+    for toc in (tmp_path / "index").glob("build-*/*.toc"):
+        toc.write_bytes(b"garbage")
+    with caplog.at_level(logging.ERROR):
+        app = create_app(make_config(tmp_path))
+    assert "unreadable; rebuilding" in caplog.text
+    assert app.test_client().get("/api/search?q=imap").status_code == 200
+
+
+def test_a_corrupt_model_is_retrained_on_start(tmp_path, caplog):
+    app = create_app(make_config(tmp_path))
+    model_path = tmp_path / "instance" / "intent_model.joblib"
+    model_path.write_bytes(b"\x80garbage")
+    with caplog.at_level(logging.WARNING):
+        app = create_app(make_config(tmp_path))
+    assert "unreadable" in caplog.text and "retrained" in caplog.text
+    assert app.test_client().post("/api/ask", json={"question": "hello"}).status_code == 200
