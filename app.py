@@ -693,6 +693,9 @@ AGENT_DEFAULTS = {
 MIGRATIONS_DIR = ROOT / "migrations"
 API_TOKEN_PREFIX = "agt_"
 SIGNATURE_MAX_CHARS = 1000
+# A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
+# character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
+REPLY_MAX_BODY_BYTES = 256 * 1024
 ALTERNATIVES = 3
 
 
@@ -1081,6 +1084,7 @@ def logout():
 @login_required
 def console():
     """Paste a customer's message; get the answer, the alternatives and a reply to copy."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
     form = ConsoleForm()
     if request.method == "GET":
         form.signature.data = current_user.name
@@ -1117,6 +1121,7 @@ def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = Fa
 @api.post("/reply")
 def api_reply():
     """Answer a customer's message as a ready reply: ``{"message", "format", ...}`` (agents only)."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
     author = api_agent()
     payload = json_body()
     message = text_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"], multiline=True)

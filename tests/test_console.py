@@ -270,6 +270,15 @@ def test_api_reply_bad_input_is_a_400_with_a_reason(client, api_token, payload, 
     assert response.status_code == 400 and error in response.get_json()["error"]
 
 
+def test_a_long_pasted_thread_fits_although_other_requests_are_limited_to_64_kb(client, agent_client, api_token):
+    thread = "Can I use POP3?\n\nOn Mon, 3 Mar 2026, Ünal Öztürk <u@example.com> wrote:\n" + "> öäü ßéè\n" * 1900
+    assert len(thread) < 20_000 < len(json.dumps(thread)) and len(json.dumps(thread)) > 64 * 1024
+    data = reply_api(client, api_token, message=thread, format="text").get_json()
+    assert data["intent"] == "pop3_enable" and data["question"] == "Can I use POP3?"
+    assert paste(agent_client, message=thread).status_code == 200
+    assert client.post("/api/ask", json={"question": thread}).status_code == 413
+
+
 def test_api_reply_wants_a_json_object(client, api_token):
     response = client.post("/api/reply", data="message=hi", headers={"Authorization": f"Bearer {api_token}"})
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]
