@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import time
 import unicodedata
 import uuid
@@ -55,6 +56,33 @@ from kb.checkinput import check_form, check_payload, mention_check, safe_echo, s
 from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
 from kb.index import build_index
 from kb.search import MAX_QUERY_CHARS, search
+
+# agent console (accounts, database, replies)
+import datetime as dt
+import fcntl
+import hashlib
+import math
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import flask_migrate
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import flash, redirect, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from kb.answers import link_title
+from kb.message import CustomerMessage, clean_message
+from kb.reply import FORMATS as REPLY_FORMATS
+from kb.reply import MAX_NAME_CHARS, Reply, compose_reply
 
 ROOT = Path(__file__).resolve().parent
 ARTICLE_URL = "/articles/"
@@ -111,6 +139,8 @@ def default_config(instance_path: str) -> dict:
         "EVAL_MIN_HELDOUT_ACCURACY": 0.90,
         "EVAL_MIN_OUT_OF_SCOPE_RECALL": 0.80,
         "EVAL_MAX_FALSE_REJECT": 0.08,
+        # None: a Secure session cookie except in debug and testing (see init_agents).
+        "SESSION_COOKIE_SECURE": None,
     }
 
 
@@ -136,6 +166,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(ops)
     init_mail_clients(app)
+    init_agents(app)
     init_rate_limits(app)
     register_errors(app)
     app.after_request(add_security_headers)
@@ -338,9 +369,9 @@ def register_errors(app: Flask) -> None:
 # --- input parsing -------------------------------------------------------------------
 
 
-def clean_text(value: str) -> str:
-    """Turn control characters into spaces and trim: what is left is what a person typed."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value).strip(BLANK)
+def clean_text(value: str, keep: str = "") -> str:
+    """Turn control characters (except those in ``keep``) into spaces and trim: what is left is what a person typed."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in value).strip(BLANK)
 
 
 def query_text(name: str = "q", required: bool = True) -> str:
@@ -437,8 +468,8 @@ def json_body() -> dict:
     return payload
 
 
-def text_field(payload: dict, name: str, max_chars: int, required: bool = True) -> str | None:
-    """Read a string field: present, a string, not blank, not too long."""
+def text_field(payload: dict, name: str, max_chars: int, required: bool = True, multiline: bool = False) -> str | None:
+    """Read a string field: present, a string, not blank, not too long; ``multiline`` keeps line breaks."""
     value = payload.get(name)
     if value is None and not required:
         return None
@@ -446,7 +477,7 @@ def text_field(payload: dict, name: str, max_chars: int, required: bool = True) 
         raise BadRequest(f"'{name}' is required and must be a string")
     if len(value) > max_chars:
         raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
-    value = clean_text(value)
+    value = clean_text(value.replace("\r\n", "\n"), keep="\n\t" if multiline else "")
     if not value:
         raise BadRequest(f"'{name}' must not be empty")
     return value
@@ -787,3 +818,540 @@ def dns_records_command(ttl: int):
     unavailable = sum(record.target == "." for record in records)
     click.echo(f"; {len(records)} records for {settings.domain}, {unavailable} saying a service is not offered")
 
+# --- agent console: accounts, sign-in, /agent and POST /api/reply --------------------
+#
+# Agents sign in with accounts kept in the embedded database (Flask-SQLAlchemy; SQLite in
+# the instance folder unless DATABASE_URL names another database; schema by Alembic
+# migrations in migrations/, applied on start). Ticket systems call /api/reply with a
+# per-agent API token instead of a session.
+
+AGENT_DEFAULTS = {
+    # A SQLAlchemy URL; None means SQLite in the instance folder.
+    "DATABASE_URL": None,
+    "DATABASE_UPGRADE_ON_START": True,
+    # 5 failed sign-ins for one email address within the lockout time lock it for that time.
+    "AGENT_MAX_FAILED_LOGINS": 5,
+    "AGENT_LOCKOUT_SECONDS": 15 * 60,
+    # Failed sign-ins from one address (any email) within the lockout time; 0 turns this off.
+    "AGENT_MAX_FAILED_LOGINS_PER_IP": 20,
+    "AGENT_MIN_PASSWORD_CHARS": 12,
+    # Argon2id cost: RFC 9106's second recommended profile (argon2-cffi's default). Hashes
+    # made with other values are upgraded when their agent next signs in.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_KIB": 64 * 1024,
+    "ARGON2_PARALLELISM": 4,
+    # Pasted mail carries quoted threads, so it may be much longer than a question.
+    "REPLY_MESSAGE_MAX_CHARS": 20_000,
+    # The public root of the help center, for links in replies; None means the request's host.
+    "HELP_CENTER_URL": None,
+    # Forms stay valid for a working day: agents keep the console open.
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+}
+MIGRATIONS_DIR = ROOT / "migrations"
+API_TOKEN_PREFIX = "agt_"
+SIGNATURE_MAX_CHARS = 1000
+# A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
+# character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
+REPLY_MAX_BODY_BYTES = 256 * 1024
+ALTERNATIVES = 3
+
+
+class Model(DeclarativeBase):
+    # Named constraints, so that Alembic can alter SQLite tables (batch mode) later.
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+db = SQLAlchemy(model_class=Model)
+migrate = Migrate()
+login_manager = LoginManager()
+agent = Blueprint("agent", __name__, url_prefix="/agent")
+
+
+def utcnow() -> dt.datetime:
+    """Return the time in UTC without a zone (SQLite keeps no zones)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Agent(UserMixin, db.Model):
+    """A support agent who may use the console and its API."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
+
+    def get_id(self) -> str:
+        # The session names the password too, so changing it signs out every other session.
+        stamp = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        return f"{self.id}.{stamp}"
+
+
+class AgentToken(db.Model):
+    """An API token of an agent, kept as a SHA-256 digest (tokens are long and random)."""
+
+    __tablename__ = "agent_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    agent: Mapped[Agent] = relationship()
+
+
+class LoginFailure(db.Model):
+    """One failed sign-in, kept for the lockout time so every app server sees it."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (sa.Index("ix_login_failures_email_at", "email", "at"), sa.Index("ix_login_failures_ip_at", "ip", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    ip: Mapped[str] = mapped_column(sa.String(45))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def init_agents(app: Flask) -> None:
+    """Set up the database, sign-in and the agent console."""
+    for key, value in AGENT_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'app.db'}"
+    # Some hosts hand out postgres:// URLs, a name SQLAlchemy no longer accepts.
+    app.config["SQLALCHEMY_DATABASE_URI"] = re.sub(r"^postgres://", "postgresql://", url)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
+
+    app.extensions["password_hasher"] = PasswordHasher(
+        time_cost=app.config["ARGON2_TIME_COST"],
+        memory_cost=app.config["ARGON2_MEMORY_KIB"],
+        parallelism=app.config["ARGON2_PARALLELISM"],
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    login_manager.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", sqlite_pragmas)
+        if app.config["DATABASE_UPGRADE_ON_START"]:
+            upgrade_database(app)
+    app.register_blueprint(agent)
+    app.cli.add_command(create_agent_command)
+    app.cli.add_command(create_agent_token_command)
+
+
+def sqlite_pragmas(connection, _record) -> None:
+    """Use write-ahead logging (readers never wait for the writer), wait for locks, enforce keys."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def upgrade_database(app: Flask) -> None:
+    """Bring the database to the latest migration; workers starting together take turns."""
+    # An exclusive file lock serialises the workers of one machine (SQLite's case); for
+    # PostgreSQL, migrations/env.py also takes an advisory lock across machines.
+    with open(Path(app.instance_path) / ".db-upgrade.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+
+
+@login_manager.user_loader
+def load_agent(session_id: str) -> Agent | None:
+    """Return the signed-in agent, unless the password changed since the session began."""
+    agent_id, _, _ = session_id.partition(".")
+    found = db.session.get(Agent, int(agent_id)) if agent_id.isdigit() else None
+    return found if found is not None and found.get_id() == session_id else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if wants_json():
+        return jsonify(error="sign in, or send an agent API token as 'Authorization: Bearer <token>'"), 401
+    flash("Please sign in to use the agent console.")
+    return redirect(url_for("agent.login", next=request.full_path.rstrip("?")))
+
+
+# Domain of sign-in: accounts, passwords and lockouts.
+
+
+def password_hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_agent(email: str) -> Agent | None:
+    return db.session.execute(sa.select(Agent).where(Agent.email == normalize_email(email))).scalar_one_or_none()
+
+
+def locked_until(column, value: str, limit: int, now: dt.datetime) -> dt.datetime | None:
+    """Return when a lock on ``value`` ends, if ``limit`` failures within the lockout time set one."""
+    if limit <= 0:
+        return None
+    window = dt.timedelta(seconds=current_app.config["AGENT_LOCKOUT_SECONDS"])
+    query = sa.select(LoginFailure.at).where(column == value).order_by(LoginFailure.at.desc()).limit(limit)
+    recent = db.session.execute(query).scalars().all()
+    # No failure is recorded while locked, so the newest one is the one that set the lock.
+    if len(recent) == limit and recent[0] - recent[-1] <= window and now < recent[0] + window:
+        return recent[0] + window
+    return None
+
+
+def minutes_until(moment: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, math.ceil((moment - now).total_seconds() / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt: the agent, or a message and an HTTP status."""
+
+    agent: Agent | None
+    message: str = ""
+    status: int = 200
+
+
+def sign_in(email: str, password: str, ip: str) -> SignIn:
+    """Check a password, counting failures per email address and per client address.
+
+    Unknown addresses are counted and locked like real ones and take as long to check,
+    so the answers do not tell which accounts exist.
+    """
+    config, now = current_app.config, utcnow()
+    email = normalize_email(email)
+    lockout = minutes_until(now + dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"]), now)
+    ip_lock = locked_until(LoginFailure.ip, ip, config["AGENT_MAX_FAILED_LOGINS_PER_IP"], now)
+    if ip_lock:
+        return SignIn(None, f"Too many failed sign-ins from your network. Try again in {minutes_until(ip_lock, now)}.", 429)
+    account_lock = locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now)
+    if account_lock:
+        message = (f"This account is locked for {lockout} after {config['AGENT_MAX_FAILED_LOGINS']} failed sign-ins. "
+                   f"Try again in {minutes_until(account_lock, now)}, or ask an administrator to reset the password.")
+        return SignIn(None, message, 429)
+
+    found = find_agent(email)
+    try:
+        password_hasher().verify(found.password_hash if found else dummy_hash(), password)
+        if found is None:
+            raise VerifyMismatchError
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        window = dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"])
+        db.session.add(LoginFailure(email=email, ip=ip, at=now))
+        # A lock looks back one lockout time from a failure up to one lockout time old.
+        db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
+        db.session.commit()
+        if locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now):
+            return SignIn(None, f"Wrong email or password. This account is now locked for {lockout}.", 429)
+        failures = db.session.scalar(
+            sa.select(sa.func.count()).where(LoginFailure.email == email, LoginFailure.at >= now - window)
+        )
+        left = config["AGENT_MAX_FAILED_LOGINS"] - failures
+        return SignIn(None, f"Wrong email or password. {left} more failed attempt{'s' if left != 1 else ''} "
+                            f"will lock this account for {lockout}.", 401)
+
+    if password_hasher().check_needs_rehash(found.password_hash):
+        found.password_hash = password_hasher().hash(password)
+    found.last_login_at = now
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
+    db.session.commit()
+    return SignIn(found)
+
+
+def dummy_hash() -> str:
+    """Return a hash to check unknown addresses against, so they cost the same time."""
+    if "agent_dummy_hash" not in current_app.extensions:
+        current_app.extensions["agent_dummy_hash"] = password_hasher().hash(secrets.token_hex(16))
+    return current_app.extensions["agent_dummy_hash"]
+
+
+def agent_for_token(token: str) -> Agent | None:
+    """Return the agent an API token belongs to, and note when it was used."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    found = db.session.execute(sa.select(AgentToken).where(AgentToken.token_hash == digest)).scalar_one_or_none()
+    if found is None:
+        return None
+    found.last_used_at = utcnow()
+    db.session.commit()
+    return found.agent
+
+
+def api_agent() -> Agent:
+    """Authenticate an API call: a bearer token, or a session with its CSRF token in a header.
+
+    Only a session needs the CSRF header: browsers never add an Authorization header by
+    themselves, so a token-authenticated request cannot be forged by another site.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        found = agent_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if found is None:
+            abort(401, description="the API token is not valid")
+        return found
+    if not current_user.is_authenticated:
+        abort(401, description="sign in, or send an agent API token as 'Authorization: Bearer <token>'")
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+    except ValidationError as error:
+        raise BadRequest(f"CSRF check failed ({error}): send the form's csrf_token as the X-CSRFToken header") from None
+    return current_user
+
+
+# Domain of replies: the wiring of message cleaning, classifier, answers and replies.
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A runner-up intent an agent may pick instead."""
+
+    intent: str
+    label: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A pasted message answered: what was read, the answer chosen, the alternatives, the replies."""
+
+    message: CustomerMessage
+    answer: kb.Answer
+    label: str
+    confidence: float
+    fallback: bool
+    chosen: bool
+    alternatives: tuple[Alternative, ...]
+    replies: dict[str, Reply]
+    links: tuple[tuple[str, str], ...]
+
+
+def draft_reply(
+    text: str, *, intent: str | None, customer_name: str | None, agent_name: str | None,
+    signature: str | None, base_url: str, formats: tuple[str, ...] = REPLY_FORMATS,
+) -> Draft:
+    """Read a pasted message, answer it (with the agent's choice of intent, if any) and write replies."""
+    base = knowledge_base()
+    message = clean_message(text)
+    if not message.text:
+        raise BadRequest("nothing is left to answer once quoted mail and signatures are removed")
+    question = message.text[: current_app.config["ASK_MAX_CHARS"]]
+    prediction, answer = respond(question)
+    answers = base.responses.answers
+    if intent and intent not in answers:
+        raise BadRequest(f"unknown intent '{intent}'")
+    if intent or prediction.clarify:
+        # Agents get the answer itself, not the widget's clarifying question; they see the choices.
+        answer = kb.answer(base, question, intent or prediction.intent)
+    confidences = dict(prediction.ranking)
+    confidence = prediction.confidence if answer.intent not in answers else confidences.get(answer.intent, 0.0)
+    alternatives = tuple(
+        Alternative(i, base.responses.label(i), c) for i, c in prediction.ranking if i in answers and i != answer.intent
+    )[:ALTERNATIVES]
+    replies = {
+        fmt: compose_reply(answer, fmt, base_url=base_url, customer_name=customer_name, agent_name=agent_name,
+                           signature=signature, article_url=base.article_url)
+        for fmt in formats
+    }
+    links = tuple((link_title(link, " › "), urljoin(base_url, link.url)) for link in answer.articles)
+    label = base.responses.label(answer.intent) if answer.intent in answers else "No confident match"
+    return Draft(message, answer, label, confidence, prediction.fallback and not intent, bool(intent), alternatives, replies, links)
+
+
+def help_center_url() -> str:
+    """Return the absolute root URL that links in replies start with."""
+    configured = current_app.config["HELP_CENTER_URL"]
+    return configured.rstrip("/") + "/" if configured else request.host_url
+
+
+# Forms: Flask-WTF adds and checks a CSRF token on each.
+
+
+def max_message_chars(_form, field) -> None:
+    limit = current_app.config["REPLY_MESSAGE_MAX_CHARS"]
+    if field.data and len(field.data) > limit:
+        raise ValidationError(f"The message is too long: at most {limit} characters.")
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+class ConsoleForm(FlaskForm):
+    message = TextAreaField("Customer's message", validators=[InputRequired(), max_message_chars])
+    customer_name = StringField("Customer name", validators=[Optional(), Length(max=MAX_NAME_CHARS)])
+    signature = TextAreaField("Your signature", validators=[Optional(), Length(max=SIGNATURE_MAX_CHARS)])
+    # Set by the button the agent pressed: empty lets the bot choose, an intent overrides it.
+    intent = StringField("Intent", validators=[Optional(), Length(max=100)])
+
+
+def safe_next(target: str | None) -> str:
+    """Return a local path to go to after signing in (never another site)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("agent.console")
+
+
+@agent.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign an agent in."""
+    form = LoginForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("agent/login.html", form=form, next=request.args.get("next", "")), status
+    result = sign_in(form.email.data, form.password.data, request.remote_addr or "unknown")
+    if result.agent is None:
+        log.info("failed sign-in for %s from %s", normalize_email(form.email.data), request.remote_addr)
+        return render_template("agent/login.html", form=form, error=result.message, next=request.args.get("next", "")), result.status
+    session.clear()
+    login_user(result.agent)
+    return redirect(safe_next(request.args.get("next")))
+
+
+@agent.post("/logout")
+def logout():
+    """Sign out (a form post, so another site cannot sign an agent out)."""
+    if LogoutForm().validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are signed out.")
+    return redirect(url_for("agent.login"))
+
+
+@agent.route("", methods=["GET", "POST"])
+@login_required
+def console():
+    """Paste a customer's message; get the answer, the alternatives and a reply to copy."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
+    form = ConsoleForm()
+    if request.method == "GET":
+        form.signature.data = current_user.name
+    draft, status = None, 200
+    if form.validate_on_submit():
+        try:
+            draft = draft_reply(
+                form.message.data, intent=form.intent.data or None, customer_name=form.customer_name.data,
+                agent_name=current_user.name, signature=form.signature.data, base_url=help_center_url(),
+            )
+        except BadRequest as error:
+            form.message.errors = [*form.message.errors, str(error)]
+            status = 400
+    elif form.is_submitted():
+        status = 400
+    # When the customer described their mail-app settings, show the checker's verdicts beside the answer.
+    check = settings_in_question(draft.message.text, *knowledge_args()) if draft else None
+    intents = [(i, knowledge_base().responses.label(i)) for i in knowledge_base().responses.answers]
+    return render_template("agent/console.html", form=form, draft=draft, check=check, intents=intents,
+                           logout_form=LogoutForm()), status
+
+
+def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = False) -> str | None:
+    """Read an optional text field; a blank one counts as absent (macros send "" for what they lack)."""
+    value = payload.get(name)
+    if isinstance(value, str) and not value.strip():
+        return None
+    return text_field(payload, name, max_chars, required=False, multiline=multiline)
+
+
+@api.post("/reply")
+def api_reply():
+    """Answer a customer's message as a ready reply: ``{"message", "format", ...}`` (agents only)."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
+    author = api_agent()
+    payload = json_body()
+    message = text_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"], multiline=True)
+    fmt = payload.get("format")
+    if fmt not in REPLY_FORMATS:
+        raise BadRequest(f"'format' must be one of: {', '.join(REPLY_FORMATS)}")
+    intent = optional_text(payload, "intent", 100)
+    customer_name = optional_text(payload, "customer_name", MAX_NAME_CHARS)
+    signature = optional_text(payload, "signature", SIGNATURE_MAX_CHARS, multiline=True)
+    draft = draft_reply(message, intent=intent, customer_name=customer_name, agent_name=author.name,
+                        signature=signature, base_url=help_center_url(), formats=(fmt,))
+    reply = draft.replies[fmt]
+    return jsonify(
+        reply=reply.text,
+        format=fmt,
+        intent=draft.answer.intent,
+        label=draft.label,
+        confidence=draft.confidence,
+        fallback=draft.fallback,
+        question=draft.message.text,
+        missing=list(reply.missing),
+        sections=list(reply.sections_used),
+        alternatives=[{"intent": a.intent, "label": a.label, "confidence": a.confidence} for a in draft.alternatives],
+    )
+
+
+# CLI: accounts are made by whoever runs the app, not through the web.
+
+
+def read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("create-agent")
+@click.argument("email")
+@click.option("--name", default="", help="The agent's name, used to sign replies.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--update", is_flag=True, help="Set a new password (and name, if given) for an existing agent.")
+@with_appcontext
+def create_agent_command(email: str, name: str, password_stdin: bool, update: bool):
+    """Create an agent account (or, with --update, reset its password)."""
+    email = normalize_email(email)
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        raise click.BadParameter(f"'{email}' is not an email address", param_hint="EMAIL")
+    found = find_agent(email)
+    if found and not update:
+        raise click.ClickException(f"an agent {email} already exists (use --update to set a new password)")
+    if update and not found:
+        raise click.ClickException(f"no agent {email}")
+    password = read_password(password_stdin)
+    minimum = current_app.config["AGENT_MIN_PASSWORD_CHARS"]
+    if len(password) < minimum:
+        raise click.ClickException(f"the password must have at least {minimum} characters")
+    found = found or Agent(email=email)
+    found.password_hash = password_hasher().hash(password)
+    if name or not found.name:
+        found.name = name.strip()[:100]
+    db.session.add(found)
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
+    db.session.commit()
+    click.echo(f"agent {email} {'updated' if update else 'created'}")
+
+
+@click.command("create-agent-token")
+@click.argument("email")
+@click.option("--label", default="", help="What the token is for, e.g. the ticket system's name.")
+@with_appcontext
+def create_agent_token_command(email: str, label: str):
+    """Create an API token for an agent and print it once (only its digest is kept)."""
+    found = find_agent(email)
+    if found is None:
+        raise click.ClickException(f"no agent {normalize_email(email)}")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(AgentToken(agent_id=found.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:100]))
+    db.session.commit()
+    click.echo(token)
+    click.echo(f"token created for {found.email}; it is shown only once", err=True)

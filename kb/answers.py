@@ -48,6 +48,9 @@ class Answer:
     articles: tuple[ArticleLink, ...]
     suggestions: tuple[str, ...]
     source: ArticleLink | None
+    # The answer's own words in Markdown, without the settings, links and source line
+    # that ``markdown`` adds; replies lay those out for each format themselves.
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,24 +122,30 @@ def resolve_link(library: Library, target: str, article_url: str) -> ArticleLink
     return ArticleLink(article.title, section.title if anchor else "", url, article.updated)
 
 
-def settings_markdown(settings: MailSettings, blocks: tuple[str, ...]) -> str:
-    """Render the settings to type into an email app as Markdown lists."""
+def settings_heading(direction: str, entry: dict) -> str:
+    """Name one server of ``MailSettings.client_settings``, e.g. "Incoming mail (IMAP)"."""
+    return f"{direction.capitalize()} mail ({entry['protocol']})"
+
+
+def settings_rows(direction: str, entry: dict) -> list[tuple[str, str]]:
+    """Return the (label, value) pairs an email app asks for, for one server of ``client_settings``."""
+    rows = [("Server", entry["host"]), ("Port", str(entry["port"])), ("Security", entry["security"])]
+    alternative = entry.get("alternative")
+    if alternative:
+        rows.append(("Alternative", f"port {alternative['port']} with {alternative['security']}"))
+    # The policy requires authentication for sending, so the outgoing server says so.
+    required = ", required" if direction == "outgoing" else ""
+    rows += [("Username", entry["username"]), ("Authentication", entry["authentication"] + required)]
+    return rows
+
+
+def settings_markdown(client_settings: dict[str, dict]) -> str:
+    """Render ``MailSettings.client_settings`` (what to type into an email app) as Markdown lists."""
     parts = []
-    for name in blocks:
-        server = getattr(settings, name)
-        direction = "Incoming" if name == "imap" else "Outgoing"
-        lines = [
-            f"**{direction} mail ({server.protocol})**",
-            "",
-            f"- Server: `{server.host}`",
-            f"- Port: {server.port}",
-            f"- Security: {server.security}",
-        ]
-        if server.alt_port:
-            lines.append(f"- Alternative: port {server.alt_port} with {server.alt_security}")
-        lines.append(f"- Username: {settings.login.username}")
-        auth = settings.login.authentication + (", required" if name == "smtp" else "")
-        lines.append(f"- Authentication: {auth}")
+    for direction, entry in client_settings.items():
+        lines = [f"**{settings_heading(direction, entry)}**", ""]
+        for label, value in settings_rows(direction, entry):
+            lines.append(f"- {label}: `{value}`" if label == "Server" else f"- {label}: {value}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -155,7 +164,7 @@ def compose(
     """Assemble an answer's Markdown from its parts and render it as HTML and text."""
     parts = [body]
     if blocks:
-        parts.append(settings_markdown(settings, blocks))
+        parts.append(settings_markdown(settings.client_settings(blocks)))
     if links:
         parts.append("Read more:\n\n" + "\n".join(f"- [{link_title(link)}]({link.url})" for link in links))
     if source:
@@ -171,6 +180,7 @@ def compose(
         articles=links,
         suggestions=suggestions,
         source=source,
+        body=body,
     )
 
 
@@ -253,9 +263,14 @@ def clarify_answer(responses: Responses, settings: MailSettings, intents: list[s
     return replace(answer, articles=tuple(links))
 
 
-def escape_markdown(text: str) -> str:
+MARKDOWN_SPECIALS = "\\`*_[]()#<>!"
+# Enough inside a line that starts with a word: parentheses only matter right after "]".
+MARKDOWN_INLINE_SPECIALS = "\\`*_[]<>"
+
+
+def escape_markdown(text: str, specials: str = MARKDOWN_SPECIALS) -> str:
     """Escape characters that Markdown would read as formatting."""
-    return "".join("\\" + ch if ch in "\\`*_[]()#<>!" else ch for ch in text)
+    return "".join("\\" + ch if ch in specials else ch for ch in text)
 
 
 

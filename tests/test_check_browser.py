@@ -1,59 +1,29 @@
 """The checker and setup pages in a real Chromium with JavaScript switched off, and under the CSP with it on."""
 
-import os
 import plistlib
-import threading
 from pathlib import Path
 
 import pytest
+from conftest import BROWSER_TESTS, serve
 from mailpolicy import assert_profile_policy
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("CI") != "true",
-        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
-    ),
-]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
 def live_url(session_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, session_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve(session_app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    return browser
 
 
 @pytest.fixture
