@@ -114,6 +114,18 @@ def test_helpful_vote_goes_to_the_feedback_endpoint(page, host, app_url):
     expect(answer.locator(".vote")).to_have_count(0)
 
 
+def test_an_unknown_question_offers_a_person(page, host, app_url, live_app):
+    support = live_app.extensions["kb"].settings.support
+    page.goto(host_page(host, app_url))
+    scope = open_widget(page)
+    with page.expect_response("**/api/ask") as response:
+        ask(scope, "what's the weather in Paris")
+    assert response.value.json()["fallback"] is True
+    contact = wait_for_answer(scope).locator("a.support")
+    expect(contact).to_have_attribute("href", support.url)
+    expect(contact).to_have_attribute("target", "_blank")
+
+
 def test_quick_reply_asks_its_question_and_gets_its_intent(page, host, app_url, live_app):
     responses = live_app.extensions["kb"].responses.responses
     page.goto(host_page(host, app_url))
