@@ -23,6 +23,7 @@ import time
 import unicodedata
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import yaml
@@ -161,7 +162,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_observability(app)
     init_knowledge_base(app)
     init_intent_model(app)
-    app.extensions["openapi"] = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
+    app.extensions["openapi"] = load_openapi(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
@@ -169,6 +170,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_agents(app)
     init_rate_limits(app)
     register_errors(app)
+    init_widget(app)
     app.after_request(add_security_headers)
     app.context_processor(lambda: {"provider": app.extensions["kb"].settings.provider})
     app.cli.add_command(build_index_command)
@@ -248,6 +250,14 @@ def init_rate_limits(app: Flask) -> None:
     # A decorated limit is checked by its wrapper, so the wrapper must be what the route calls.
     endpoint = "api.api_ask"
     app.view_functions[endpoint] = limiter.limit(lambda: current_app.config["ASK_RATE_LIMIT"])(app.view_functions[endpoint])
+
+
+def load_openapi(app: Flask) -> dict:
+    """Read the API description and fill in what comes from data: the intent ids a vote may name."""
+    spec = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
+    vote = spec["paths"]["/api/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    vote["properties"]["intent"]["enum"] = app.extensions["intent_data"].names
+    return spec
 
 
 def init_secret_key(app: Flask) -> None:
@@ -1355,3 +1365,131 @@ def create_agent_token_command(email: str, label: str):
     db.session.commit()
     click.echo(token)
     click.echo(f"token created for {found.email}; it is shown only once", err=True)
+# --- widget: the embeddable help panel, its demo host page, feedback and CORS ----------
+#
+# widget.js (static, embedded by host pages with one script tag) creates an iframe on the
+# frame page below; the panel inside talks to /api/* on its own origin. Host pages that
+# call the API directly need CORS, answered for WIDGET_ALLOWED_ORIGINS only.
+
+widget = Blueprint("widget", __name__)
+
+WIDGET_DEFAULTS = {
+    # Origins (scheme://host[:port]) whose pages may frame the widget and call /api/* from
+    # the browser. Empty: the app's own origin only, which is all its demo page needs.
+    # "*" allows every origin (the API is read-only but for feedback votes).
+    "WIDGET_ALLOWED_ORIGINS": [],
+    # How long the panel waits for an answer before it offers a retry.
+    "WIDGET_TIMEOUT_SECONDS": 15,
+}
+DEMO_OPTIONS = ("position", "accent", "greeting", "lang", "tabs")
+CORS_MAX_AGE_SECONDS = 600
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def init_widget(app: Flask) -> None:
+    """Read the widget's settings, register its blueprint and answer CORS on the API."""
+    for key, value in WIDGET_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.extensions["widget_origins"] = parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"])
+    timeout = app.config["WIDGET_TIMEOUT_SECONDS"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:
+        raise ValueError(f"WIDGET_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 120, not {timeout!r}")
+    app.register_blueprint(widget)
+    app.after_request(add_cors_headers)
+
+
+def parse_origins(value) -> frozenset[str]:
+    """Normalise the allowed origins: a list, or one string split at commas or spaces.
+
+    A typo must not silently open or close the widget, so anything that is not an
+    http(s) origin without a path is an error at start-up.
+    """
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    origins = set()
+    for item in items:
+        text = str(item).strip().removesuffix("/")
+        if text == "*":
+            origins.add(text)
+            continue
+        parts = urlsplit(text)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment \
+                or parts.username or parts.password or port == -1:
+            raise ValueError(f"WIDGET_ALLOWED_ORIGINS: {item!r} is not an origin such as https://www.example.com")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        origins.add(f"{parts.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""))
+    return frozenset(origins)
+
+
+def origin_allowed(origin: str) -> bool:
+    """Say whether a browser Origin header names an allowed origin."""
+    allowed = current_app.extensions["widget_origins"]
+    return "*" in allowed or origin in allowed
+
+
+def add_cors_headers(response):
+    """Let allowed origins read /api/* responses, and answer their preflight requests."""
+    if not wants_json():
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, POST")
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+    return response
+
+
+def frame_policy(origins: frozenset[str]) -> str:
+    """Return the app's CSP with frame-ancestors opened to the allowed origins."""
+    ancestors = "*" if "*" in origins else " ".join(["'self'", *sorted(origins)])
+    directives = [d.strip() for d in CONTENT_SECURITY_POLICY.split(";") if d.strip()]
+    kept = [d for d in directives if not d.startswith("frame-ancestors")]
+    return "; ".join([*kept, f"frame-ancestors {ancestors}"])
+
+
+@widget.get("/widget.js")
+def script():
+    """Serve the loader that a host page embeds with one script tag."""
+    return current_app.send_static_file("widget.js")
+
+
+@widget.get("/widget/")
+def frame():
+    """Serve the panel: the page inside the iframe that widget.js creates."""
+    settings = knowledge_base().settings
+    timeout_ms = round(current_app.config["WIDGET_TIMEOUT_SECONDS"] * 1000)
+    html = render_template("widget/frame.html", support=settings.support, timeout_ms=timeout_ms)
+    response = current_app.make_response(html)
+    response.headers["Content-Security-Policy"] = frame_policy(current_app.extensions["widget_origins"])
+    return response
+
+
+@widget.get("/widget/demo")
+def demo():
+    """Show a sample host page that embeds the widget; ``?lang=de`` and the like try its options."""
+    options = {name: request.args.get(name, "")[:200] for name in DEMO_OPTIONS}
+    return render_template("widget/demo.html", options={k: v for k, v in options.items() if v})
+
+
+@api.post("/feedback")
+def api_feedback():
+    """Log a "Was this helpful?" vote: ``{"intent": "...", "helpful": true, "session": "..."}``.
+
+    Logged only, until the analytics database exists to store it.
+    """
+    payload = json_body()
+    intent = text_field(payload, "intent", 100)
+    if intent not in current_app.extensions["intent_data"].names:
+        raise BadRequest(f"'intent' must be an intent the bot answered with, not {intent!r}")
+    helpful = payload.get("helpful")
+    if not isinstance(helpful, bool):
+        raise BadRequest("'helpful' is required and must be true or false")
+    session = text_field(payload, "session", 100, required=False)
+    log.info("feedback: intent=%s helpful=%s session=%s", intent, helpful, session or "-")
+    return jsonify(status="logged"), 202
