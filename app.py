@@ -23,10 +23,23 @@ import time
 import unicodedata
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import yaml
-from flask import Blueprint, Flask, abort, current_app, g, has_request_context, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask.cli import with_appcontext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -37,7 +50,11 @@ import kb
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
+from kb import autoconfig
 from kb.answers import pop3_policy_problems
+from kb.checker import CheckInputError
+from kb.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
+from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
 from kb.index import build_index
 from kb.search import MAX_QUERY_CHARS, search
 
@@ -46,7 +63,6 @@ import datetime as dt
 import fcntl
 import hashlib
 import math
-import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -61,7 +77,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
@@ -151,14 +166,16 @@ def create_app(config: dict | None = None) -> Flask:
     init_observability(app)
     init_knowledge_base(app)
     init_intent_model(app)
-    app.extensions["openapi"] = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
+    app.extensions["openapi"] = load_openapi(app)
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
-    init_rate_limits(app)
+    init_mail_clients(app)
     init_agents(app)
+    init_rate_limits(app)
     init_analytics(app)
     register_errors(app)
+    init_widget(app)
     app.after_request(add_security_headers)
     app.context_processor(lambda: {"provider": app.extensions["kb"].settings.provider})
     app.cli.add_command(build_index_command)
@@ -238,6 +255,14 @@ def init_rate_limits(app: Flask) -> None:
     # A decorated limit is checked by its wrapper, so the wrapper must be what the route calls.
     endpoint = "api.api_ask"
     app.view_functions[endpoint] = limiter.limit(lambda: current_app.config["ASK_RATE_LIMIT"])(app.view_functions[endpoint])
+
+
+def load_openapi(app: Flask) -> dict:
+    """Read the API description and fill in what comes from data: the intent ids a vote may name."""
+    spec = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
+    vote = spec["paths"]["/api/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    vote["properties"]["intent"]["enum"] = app.extensions["intent_data"].names
+    return spec
 
 
 def init_secret_key(app: Flask) -> None:
@@ -360,9 +385,9 @@ def register_errors(app: Flask) -> None:
 # --- input parsing -------------------------------------------------------------------
 
 
-def clean_text(value: str) -> str:
-    """Turn control characters into spaces and trim: what is left is what a person typed."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in value).strip(BLANK)
+def clean_text(value: str, keep: str = "") -> str:
+    """Turn control characters (except those in ``keep``) into spaces and trim: what is left is what a person typed."""
+    return "".join(" " if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in value).strip(BLANK)
 
 
 def query_text(name: str = "q", required: bool = True) -> str:
@@ -379,7 +404,7 @@ def query_text(name: str = "q", required: bool = True) -> str:
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     """Read a bounded integer from the query string."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -470,10 +495,7 @@ def text_field(payload: dict, name: str, max_chars: int, required: bool = True, 
         raise BadRequest(f"'{name}' is required and must be a string")
     if len(value) > max_chars:
         raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
-    if multiline:
-        value = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in value.replace("\r\n", "\n")).strip()
-    else:
-        value = clean_text(value)
+    value = clean_text(value.replace("\r\n", "\n"), keep="\n\t" if multiline else "")
     if not value:
         raise BadRequest(f"'{name}' must not be empty")
     return value
@@ -500,6 +522,7 @@ def api_ask():
     question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"])
     session = text_field(payload, "session", 100, required=False)
     prediction, answer = respond(question)
+    answer, settings_check = settings_check_for(question, answer)  # hand-off to the settings checker
     ranking = [{"intent": i, "confidence": c} for i, c in prediction.ranking]
     body = {
         "intent": intent_data.OUT_OF_SCOPE if prediction.fallback else prediction.intent,
@@ -517,6 +540,8 @@ def api_ask():
         body["settings"] = answer.settings
     if session is not None:
         body["session"] = session
+    if settings_check is not None:
+        body["check"] = settings_check
     return jsonify(body)
 
 
@@ -675,6 +700,143 @@ def evaluate_command(folds: int, questions_path: str | None, show_mistakes: bool
         raise SystemExit(1)
 
 
+# --- mail clients: settings checker, autoconfig files, setup guide, DNS records ------
+# One blueprint, one init function and one CLI command; the work is in kb.checker,
+# kb.checkinput, kb.autoconfig and kb.clientsetup.
+
+mail_clients = Blueprint("mailclient", __name__)
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+MOBILECONFIG_CONTENT_TYPE = "application/x-apple-aspen-config"
+AUTODISCOVER_MAX_BYTES = 16 * 1024
+SETTINGS_ARTICLE_SLUG = "email-client-settings"
+
+
+def init_mail_clients(app: Flask) -> None:
+    """Register the settings checker, the client configuration files and the dns-records command."""
+    app.config.setdefault("CHECK_MAX_CHARS", 4000)
+    app.config.setdefault("AUTOCONFIG_CACHE_SECONDS", 3600)
+    app.register_blueprint(mail_clients)
+    app.cli.add_command(dns_records_command)
+
+
+def knowledge_args() -> tuple:
+    base = knowledge_base()
+    return base.settings, base.library, base.article_url
+
+
+def settings_check_for(question: str, answer):
+    """Check a bot question that reads like pasted settings; return the answer mentioning it, and the check."""
+    result = settings_in_question(question, *knowledge_args())
+    if result is None:
+        return answer, None
+    mentioned = mention_check(answer, result, url_for("mailclient.check_page"), knowledge_base().article_url)
+    return mentioned, result.as_dict()
+
+
+@mail_clients.route("/check", methods=["GET", "POST"])
+def check_page():
+    """Show the settings checker; on POST, check the form's fields or its pasted description."""
+    result = error = None
+    if request.method == "POST":
+        try:
+            result = check_form(request.form, *knowledge_args(), current_app.config["CHECK_MAX_CHARS"])
+        except CheckInputError as exc:
+            error = str(exc)
+    form = safe_echo(request.form)
+    if result is not None and result.description is not None:
+        form["description"] = result.description
+    page = render_template("mailclient/check.html", result=result, error=error, form=form,
+                           max_chars=current_app.config["CHECK_MAX_CHARS"])
+    return page, 400 if error else 200
+
+
+@api.post("/check-settings")  # on the api blueprint: JSON errors and the API rate limit
+def api_check_settings():
+    """Check mail-app settings: ``{"incoming": {...}, "outgoing": {...}, "client"}`` or ``{"description"}``."""
+    try:
+        result = check_payload(json_body(), *knowledge_args(), current_app.config["CHECK_MAX_CHARS"])
+    except CheckInputError as exc:
+        raise BadRequest(str(exc)) from None
+    return jsonify(result.as_dict())
+
+
+@mail_clients.get("/.well-known/autoconfig/mail/config-v1.1.xml")
+@mail_clients.get("/mail/config-v1.1.xml")  # registered first, so url_for gives this one
+def autoconfig_file():
+    """Serve the Thunderbird autoconfig file; the same for every ``?emailaddress=`` (it says %EMAILADDRESS%)."""
+    documentation = url_for("pages.article", slug=SETTINGS_ARTICLE_SLUG, _external=True)
+    body = autoconfig.thunderbird_config(knowledge_base().settings, documentation_url=documentation)
+    response = Response(body, content_type=XML_CONTENT_TYPE)
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["AUTOCONFIG_CACHE_SECONDS"]
+    return response
+
+
+@mail_clients.get("/setup")
+def setup_page():
+    """Show "Set up my mail app": pick an app, enter an address, get the file or the values."""
+    address = request.args.get("address", "").strip()
+    client = request.args.get("client", "")
+    guide = error = None
+    if address or client:
+        settings, library, article_url = knowledge_args()
+        try:
+            guide = setup_guide(settings, library, address, parse_client(client), article_url)
+        except SetupError as exc:
+            error = str(exc)
+    page = render_template("mailclient/setup.html", guide=guide, error=error, address=address, client=client,
+                           clients=CLIENT_NAMES)
+    return page, 400 if error else 200
+
+
+@mail_clients.get("/setup/profile.mobileconfig")
+def apple_profile_download():
+    """Download the Apple configuration profile for ``?address=`` (no password in it)."""
+    settings = knowledge_base().settings
+    try:
+        body = autoconfig.apple_profile(settings, request.args.get("address", ""))
+    except autoconfig.AddressError as exc:
+        raise BadRequest(str(exc)) from None
+    filename = autoconfig.profile_filename(settings)
+    return Response(body, content_type=MOBILECONFIG_CONTENT_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@mail_clients.get("/operator/dns-records")
+def dns_records_page():
+    """Show operators the DNS SRV records and the names mail apps look up."""
+    settings = knowledge_base().settings
+    return render_template("mailclient/dns.html", records=autoconfig.srv_records(settings), domain=settings.domain,
+                           ttl=autoconfig.SRV_TTL_SECONDS)
+
+
+@mail_clients.post("/autodiscover/autodiscover.xml")
+@mail_clients.post("/Autodiscover/Autodiscover.xml")
+def autodiscover():
+    """Answer Outlook's Autodiscover (POX) request, best effort: current Outlook often skips it for IMAP."""
+    body = request.stream.read(AUTODISCOVER_MAX_BYTES + 1)
+    try:
+        if len(body) > AUTODISCOVER_MAX_BYTES:
+            raise autoconfig.AutodiscoverError("the request is too large")
+        address = autoconfig.autodiscover_address(body)
+    except autoconfig.AutodiscoverError as exc:
+        return Response(autoconfig.autodiscover_error(str(exc)), 400, content_type=XML_CONTENT_TYPE)
+    return Response(autoconfig.autodiscover_response(knowledge_base().settings, address), content_type=XML_CONTENT_TYPE)
+
+
+@click.command("dns-records")
+@click.option("--ttl", default=autoconfig.SRV_TTL_SECONDS, show_default=True, type=click.IntRange(1, 2**31 - 1),
+              help="Time to live of each record, in seconds.")
+@with_appcontext
+def dns_records_command(ttl: int):
+    """Print the DNS SRV records (RFC 6186, RFC 8314) for the mail settings as zone-file lines."""
+    settings = knowledge_base().settings
+    records = autoconfig.srv_records(settings)
+    for record in records:
+        click.echo(f"{record.zone_line(settings.domain, ttl)}  ; {record.meaning}")
+    unavailable = sum(record.target == "." for record in records)
+    click.echo(f"; {len(records)} records for {settings.domain}, {unavailable} saying a service is not offered")
+
 # --- agent console: accounts, sign-in, /agent and POST /api/reply --------------------
 #
 # Agents sign in with accounts kept in the embedded database (Flask-SQLAlchemy; SQLite in
@@ -701,14 +863,15 @@ AGENT_DEFAULTS = {
     "REPLY_MESSAGE_MAX_CHARS": 20_000,
     # The public root of the help center, for links in replies; None means the request's host.
     "HELP_CENTER_URL": None,
-    # Behind N reverse proxies, trust their X-Forwarded-* headers (client address, host, scheme).
-    "TRUSTED_PROXY_COUNT": 0,
     # Forms stay valid for a working day: agents keep the console open.
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
 }
 MIGRATIONS_DIR = ROOT / "migrations"
 API_TOKEN_PREFIX = "agt_"
 SIGNATURE_MAX_CHARS = 1000
+# A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
+# character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
+REPLY_MAX_BODY_BYTES = 256 * 1024
 ALTERNATIVES = 3
 
 
@@ -788,9 +951,6 @@ def init_agents(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
-    if app.config["TRUSTED_PROXY_COUNT"]:
-        hops = app.config["TRUSTED_PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.extensions["password_hasher"] = PasswordHasher(
         time_cost=app.config["ARGON2_TIME_COST"],
@@ -1100,6 +1260,7 @@ def logout():
 @login_required
 def console():
     """Paste a customer's message; get the answer, the alternatives and a reply to copy."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
     form = ConsoleForm()
     if request.method == "GET":
         form.signature.data = current_user.name
@@ -1115,11 +1276,8 @@ def console():
             status = 400
     elif form.is_submitted():
         status = 400
-    # HOOK (settings checker): kb/checker.py is being built separately (on its branch, the
-    # free-text reader is kb/checkinput.py's check_description). When it lands, run it here on
-    # draft.message.text when the customer described their settings, and pass the CheckResult
-    # as `check`; agent/console.html renders `check` in the aside beside the answer.
-    check = None
+    # When the customer described their mail-app settings, show the checker's verdicts beside the answer.
+    check = settings_in_question(draft.message.text, *knowledge_args()) if draft else None
     intents = [(i, knowledge_base().responses.label(i)) for i in knowledge_base().responses.answers]
     return render_template("agent/console.html", form=form, draft=draft, check=check, intents=intents,
                            logout_form=LogoutForm()), status
@@ -1136,6 +1294,7 @@ def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = Fa
 @api.post("/reply")
 def api_reply():
     """Answer a customer's message as a ready reply: ``{"message", "format", ...}`` (agents only)."""
+    request.max_content_length = REPLY_MAX_BODY_BYTES
     author = api_agent()
     payload = json_body()
     message = text_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"], multiline=True)
@@ -1215,6 +1374,140 @@ def create_agent_token_command(email: str, label: str):
     db.session.commit()
     click.echo(token)
     click.echo(f"token created for {found.email}; it is shown only once", err=True)
+# --- widget: the embeddable help panel, its demo host page, feedback and CORS ----------
+#
+# widget.js (static, embedded by host pages with one script tag) creates an iframe on the
+# frame page below; the panel inside talks to /api/* on its own origin. Host pages that
+# call the API directly need CORS, answered for WIDGET_ALLOWED_ORIGINS only.
+
+widget = Blueprint("widget", __name__)
+
+WIDGET_DEFAULTS = {
+    # Origins (scheme://host[:port]) whose pages may frame the widget and call /api/* from
+    # the browser. Empty: the app's own origin only, which is all its demo page needs.
+    # "*" allows every origin (the API is read-only but for feedback votes).
+    "WIDGET_ALLOWED_ORIGINS": [],
+    # How long the panel waits for an answer before it offers a retry.
+    "WIDGET_TIMEOUT_SECONDS": 15,
+}
+DEMO_OPTIONS = ("position", "accent", "greeting", "lang", "tabs")
+CORS_MAX_AGE_SECONDS = 600
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def init_widget(app: Flask) -> None:
+    """Read the widget's settings, register its blueprint and answer CORS on the API."""
+    for key, value in WIDGET_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.extensions["widget_origins"] = parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"])
+    timeout = app.config["WIDGET_TIMEOUT_SECONDS"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:
+        raise ValueError(f"WIDGET_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 120, not {timeout!r}")
+    app.register_blueprint(widget)
+    app.after_request(add_cors_headers)
+
+
+def parse_origins(value) -> frozenset[str]:
+    """Normalise the allowed origins: a list, or one string split at commas or spaces.
+
+    A typo must not silently open or close the widget, so anything that is not an
+    http(s) origin without a path is an error at start-up.
+    """
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    origins = set()
+    for item in items:
+        text = str(item).strip().removesuffix("/")
+        if text == "*":
+            origins.add(text)
+            continue
+        parts = urlsplit(text)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment \
+                or parts.username or parts.password or port == -1:
+            raise ValueError(f"WIDGET_ALLOWED_ORIGINS: {item!r} is not an origin such as https://www.example.com")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        origins.add(f"{parts.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""))
+    return frozenset(origins)
+
+
+def origin_allowed(origin: str) -> bool:
+    """Say whether a browser Origin header names an allowed origin."""
+    allowed = current_app.extensions["widget_origins"]
+    return "*" in allowed or origin in allowed
+
+
+def add_cors_headers(response):
+    """Let allowed origins read /api/* responses, and answer their preflight requests."""
+    if not wants_json():
+        return response
+    response.vary.add("Origin")
+    origin = request.headers.get("Origin")
+    if origin and origin_allowed(origin):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, POST")
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
+    return response
+
+
+def frame_policy(origins: frozenset[str]) -> str:
+    """Return the app's CSP with frame-ancestors opened to the allowed origins."""
+    ancestors = "*" if "*" in origins else " ".join(["'self'", *sorted(origins)])
+    directives = [d.strip() for d in CONTENT_SECURITY_POLICY.split(";") if d.strip()]
+    kept = [d for d in directives if not d.startswith("frame-ancestors")]
+    return "; ".join([*kept, f"frame-ancestors {ancestors}"])
+
+
+@widget.get("/widget.js")
+def script():
+    """Serve the loader that a host page embeds with one script tag."""
+    return current_app.send_static_file("widget.js")
+
+
+@widget.get("/widget/")
+def frame():
+    """Serve the panel: the page inside the iframe that widget.js creates."""
+    settings = knowledge_base().settings
+    timeout_ms = round(current_app.config["WIDGET_TIMEOUT_SECONDS"] * 1000)
+    html = render_template("widget/frame.html", support=settings.support, timeout_ms=timeout_ms)
+    response = current_app.make_response(html)
+    response.headers["Content-Security-Policy"] = frame_policy(current_app.extensions["widget_origins"])
+    return response
+
+
+@widget.get("/widget/demo")
+def demo():
+    """Show a sample host page that embeds the widget; ``?lang=de`` and the like try its options."""
+    options = {name: request.args.get(name, "")[:200] for name in DEMO_OPTIONS}
+    return render_template("widget/demo.html", options={k: v for k, v in options.items() if v})
+
+
+@api.post("/feedback")
+def api_feedback():
+    """Store a "Was this helpful?" vote: ``{"intent": "...", "helpful": true, "session": "...", "reason"?, "question"?}``.
+
+    The vote goes to the analytics events (see init_analytics); ``reason`` says why an
+    answer did not help (``not_related`` or ``not_answered``).
+    """
+    payload = json_body()
+    intent = text_field(payload, "intent", 100)
+    if intent not in current_app.extensions["intent_data"].names:
+        raise BadRequest(f"'intent' must be an intent the bot answered with, not {intent!r}")
+    helpful = payload.get("helpful")
+    if not isinstance(helpful, bool):
+        raise BadRequest("'helpful' is required and must be true or false")
+    session = text_field(payload, "session", 100, required=False)
+    reason = text_field(payload, "reason", 100, required=False)
+    if reason is not None and reason not in VOTE_REASONS:
+        raise BadRequest(f"'reason' must be one of: {', '.join(VOTE_REASONS)}")
+    question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"], required=False)
+    log.info("feedback: intent=%s helpful=%s session=%s", intent, helpful, session or "-")
+    record_vote(helpful=helpful, intent=intent, reason=reason, question=question, session_id=session)
+    return jsonify(status="logged"), 202
 
 
 # --- analytics: what people asked, searched and voted; the knowledge-gap inbox and reports ---

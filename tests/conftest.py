@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from werkzeug.serving import make_server
 
 from app import create_app
 
@@ -36,13 +39,13 @@ def make_config(tmp: Path, **overrides) -> dict:
         "MODEL_PATH": str(tmp / "instance" / "intent_model.joblib"),
         "INTENTS_PATH": str(TINY_INTENTS),
         "RESPONSES_PATH": str(TINY_RESPONSES),
+        # Tests ask many questions quickly; the limiter's own test sets low limits.
+        "API_RATE_LIMIT": "100000 per minute",
+        "ASK_RATE_LIMIT": "100000 per minute",
         # Agent passwords: argon2id at its cheapest, so tests do not spend seconds hashing.
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8192,
         "ARGON2_PARALLELISM": 1,
-        # Tests ask many questions quickly; the limiter's own test sets low limits.
-        "API_RATE_LIMIT": "100000 per minute",
-        "ASK_RATE_LIMIT": "100000 per minute",
         **overrides,
     }
 
@@ -101,3 +104,47 @@ def create_agent(app, email: str, password: str = AGENT_PASSWORD, name: str = ""
 def sign_in(client, email: str, password: str = AGENT_PASSWORD):
     """Submit the sign-in form and return the response."""
     return client.post("/agent/login", data={"csrf_token": csrf_token(client), "email": email, "password": password})
+
+
+# --- real-browser tests ---------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Put `pytestmark = BROWSER_TESTS` in a module of browser tests: they need Debian's chromium;
+# locally they are skipped without it, in CI (CI=true) they always run.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and os.environ.get("CI") != "true",
+        reason=f"{CHROMIUM} is missing: apt-get install chromium (CI always runs these)",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Launch Debian's Chromium for pytest-playwright (it never downloads a browser)."""
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+@contextlib.contextmanager
+def serve(app):
+    """Serve ``app`` on a free port of 127.0.0.1 in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -182,3 +182,18 @@ def test_report_command_writes_the_same_figures_as_json_and_csv(lapp):
     assert "summary,questions,,,4,,," in lines
     assert "top_intents,pop3_enable,Turning on POP3,,2,,," in lines
     assert f"fallback_rate,fallback,,{report['days'][-1]},4,,,0.25" in lines
+
+
+def test_a_widget_vote_is_stored_with_its_reason_and_tied_to_the_question_of_its_session(lapp):
+    client = lapp.test_client()
+    client.post("/api/ask", json={"question": "how do I enable pop3", "session": "w-9"}, headers=WIDGET)
+    vote = {"intent": "pop3_enable", "helpful": False, "session": "w-9", "reason": "not_answered"}
+    response = client.post("/api/feedback", json=vote, headers=WIDGET)
+    assert response.status_code == 202
+    [event] = stored(lapp, kind="vote")
+    assert (event.intent, event.helpful, event.reason, event.session, event.channel) == (
+        "pop3_enable", False, "not_answered", "w-9", "widget")
+    bad = client.post("/api/feedback", json={**vote, "reason": "too long to read"})
+    assert bad.status_code == 400 and "'reason' must be one of" in bad.get_json()["error"]
+    client.post("/api/feedback", json={"intent": "greeting", "helpful": True, "question": "hi, I'm jo@example.com"})
+    assert stored(lapp, kind="vote")[-1].text == "hi, I'm [email]"

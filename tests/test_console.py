@@ -1,9 +1,12 @@
 """The agent console and POST /api/reply: paste a message, get the answer and a reply to paste."""
 
 import html
+import json
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import create_agent, csrf_token, sign_in
 from kb import DEFAULT_SETTINGS_PATH
@@ -155,6 +158,18 @@ def test_console_shows_the_intent_answer_alternatives_and_absolute_links(agent_c
     assert SETTINGS.imap.host in page
 
 
+def test_console_shows_the_settings_check_beside_the_answer(agent_client):
+    message = "Hello,\n\nOutlook: incoming pop.example.net 995 SSL, outgoing port 25 no auth. Why does nothing work?\n\nTom"
+    page = paste(agent_client, message=message).get_data(as_text=True)
+    aside = page.split('<aside class="console-checker', 1)[1].split("</aside>", 1)[0]
+    assert "Settings check" in aside and "verdict-row--error" in aside
+    assert SETTINGS.imap.host in aside  # the correct value, read from the settings
+
+
+def test_console_shows_no_settings_check_for_an_ordinary_question(agent_client):
+    assert '<aside class="console-checker' not in paste(agent_client).get_data(as_text=True)
+
+
 def test_console_replies_in_three_formats_exactly(agent_client):
     page = paste(agent_client).get_data(as_text=True)
     assert textarea(page, "reply-text") == expected_imap_reply("text")
@@ -267,6 +282,15 @@ def test_api_reply_bad_input_is_a_400_with_a_reason(client, api_token, payload, 
     assert response.status_code == 400 and error in response.get_json()["error"]
 
 
+def test_a_long_pasted_thread_fits_although_other_requests_are_limited_to_64_kb(client, agent_client, api_token):
+    thread = "Can I use POP3?\n\nOn Mon, 3 Mar 2026, Ünal Öztürk <u@example.com> wrote:\n" + "> öäü ßéè\n" * 1900
+    assert len(thread) < 20_000 < len(json.dumps(thread)) and len(json.dumps(thread)) > 64 * 1024
+    data = reply_api(client, api_token, message=thread, format="text").get_json()
+    assert data["intent"] == "pop3_enable" and data["question"] == "Can I use POP3?"
+    assert paste(agent_client, message=thread).status_code == 200
+    assert client.post("/api/ask", json={"question": thread}).status_code == 413
+
+
 def test_api_reply_wants_a_json_object(client, api_token):
     response = client.post("/api/reply", data="message=hi", headers={"Authorization": f"Bearer {api_token}"})
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]
@@ -297,3 +321,23 @@ def test_api_reply_with_a_session_needs_the_csrf_header(agent_client):
 def test_the_public_help_center_and_bot_stay_open(client):
     assert client.get("/").status_code == 200
     assert client.post("/api/ask", json={"question": "smtp port"}).status_code == 200
+
+
+machine_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+any_value = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=60), st.lists(st.integers(), max_size=2))
+
+
+@machine_settings
+@given(
+    body=st.one_of(
+        st.dictionaries(st.sampled_from(["message", "format", "customer_name", "signature", "intent", "x"]), any_value),
+        st.fixed_dictionaries({"message": st.text(max_size=300), "format": st.sampled_from(["text", "markdown", "html"])}),
+        st.lists(st.integers(), max_size=3),
+        st.text(max_size=30),
+    )
+)
+def test_api_reply_never_fails_on_any_json(client, api_token, body):
+    response = client.post(
+        "/api/reply", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_token}"}
+    )
+    assert response.status_code in (200, 400) and response.is_json, response.get_data(as_text=True)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from conftest import AGENT_PASSWORD, BROWSER_TESTS, ROOT, create_agent, make_config, serve
 
 from app import create_app
-from conftest import AGENT_PASSWORD, ROOT, create_agent, make_config
 from kb import DEFAULT_SETTINGS_PATH
 from kb.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 EMAIL = "browser.agent@example.com"
 MESSAGE = """Hi,
@@ -38,18 +24,7 @@ On Mon, 3 Mar 2026 at 10:12, Support Team <help@example.com> wrote:
 > Hello Anna, how can we help?
 """
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("CI") != "true",
-        reason=f"{CHROMIUM} is missing: apt-get install chromium (CI always runs these)",
-    ),
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +32,8 @@ def console_url(tmp_path_factory):
     """The app (tiny training set, its own database) served on a free port of 127.0.0.1."""
     app = create_app(make_config(tmp_path_factory.mktemp("console-live")))
     create_agent(app, EMAIL, name="Sam Lee")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
