@@ -120,3 +120,14 @@ def test_a_snippet_without_a_match_is_the_start_of_the_text():
     text = "Plain words only, <nothing> to mark here. " * 10
     snippet = snippet_html(text, frozenset({"zebra"}))
     assert "<mark>" not in snippet and snippet.startswith("Plain words only, &lt;nothing&gt;") and snippet.endswith("…")
+
+
+def test_counting_words_counts_every_occurrence():
+    from kb.text import count_words, words
+
+    texts = ["Reset the password, then reset it again.", "imap.proredline.com and IMAP", ""]
+    expected = {}
+    for text in texts:
+        for word in words(text):
+            expected[word] = expected.get(word, 0) + 1
+    assert count_words(texts) == expected and count_words(iter(texts)) == expected
