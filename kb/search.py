@@ -66,6 +66,11 @@ class SearchPage:
     suggestion: str | None
 
 
+# Below this many index documents (about 2,000 articles), terms read cold are quick enough
+# and the cache is not warmed in the background.
+WARM_MIN_DOCUMENTS = 20_000
+
+
 class _Generation:
     """One opened index build, and the ranking caches that belong to it and die with it."""
 
@@ -78,8 +83,16 @@ class _Generation:
         if self._ranker is None:
             with self._lock:
                 if self._ranker is None:
-                    self._ranker = Ranker(searcher)
+                    ranker = Ranker(searcher)
+                    if ranker.doc_count >= WARM_MIN_DOCUMENTS:
+                        ranker.warm_in_background(self.index.searcher, SEARCH_FIELDS)
+                    self._ranker = ranker
         return self._ranker
+
+    def retire(self) -> None:
+        """Stop work for a build that has been replaced."""
+        if self._ranker is not None:
+            self._ranker.stop()
 
 
 class IndexSearcher:
@@ -107,6 +120,8 @@ class IndexSearcher:
     def _shared_generation(self, stamp) -> _Generation:
         with self._lock:
             if self._stamp != stamp or self._generation is None:
+                if self._generation is not None:
+                    self._generation.retire()
                 self._generation = _Generation(open_index(self.index_dir))
                 self._stamp = stamp
                 log.info("opened index %s", self.index_dir)
@@ -297,6 +312,9 @@ def snippet_html(text: str, terms: frozenset[str]) -> str:
     return " … ".join(fragments)
 
 
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
 def _fragment(text: str, group: list[tuple[int, int, str]]) -> str:
     """Mark the matches of one group, with whole words of context around them."""
     start, end = group[0][0], group[-1][1]
@@ -309,11 +327,14 @@ def _fragment(text: str, group: list[tuple[int, int, str]]) -> str:
     if right < len(text):
         space = text.rfind(" ", end, right + 1)
         right = space if space >= 0 else end
-    out = []
+    pieces = []
     position = left
     for match_start, match_end, _ in group:
-        out.append(escape(text[position:match_start]))
-        out.append(f"<mark>{escape(text[match_start:match_end])}</mark>")
+        pieces += ((text[position:match_start], False), (text[match_start:match_end], True))
         position = match_end
-    out.append(escape(text[position:right]))
-    return "".join(out)
+    pieces.append((text[position:right], False))
+    if _OPEN in text[left:right] or _CLOSE in text[left:right]:
+        return "".join(f"<mark>{escape(piece)}</mark>" if marked else escape(piece) for piece, marked in pieces)
+    # One escape for the whole fragment, two private-use characters standing in for the tags.
+    marked_text = "".join(_OPEN + piece + _CLOSE if marked else piece for piece, marked in pieces)
+    return escape(marked_text).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")

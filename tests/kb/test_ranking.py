@@ -181,3 +181,25 @@ def test_threads_share_one_ranker_but_not_searchers(tmp_path):
         thread.join()
     assert len({id(ranker) for _, ranker in seen}) == 1
     assert len({id(searcher) for searcher, _ in seen}) == 3
+
+
+def test_a_big_index_warms_its_cache_in_the_background(tmp_path, monkeypatch):
+    monkeypatch.setattr("kb.search.WARM_MIN_DOCUMENTS", 1)
+    monkeypatch.setattr("kb.ranking.WARM_MIN_DOC_FREQUENCY", 1)
+    articles, index_dir = setup_kb(tmp_path)
+    base = load_knowledge_base(articles, index_dir)
+    build_index(base.library, index_dir)
+    searcher, ranker = base.index.ranked()
+    assert ranker.wait_until_warm(timeout=30)
+    assert ("body", "grow") in ranker._postings and ranker.cached_postings > 0
+    cold = Ranker(searcher)
+    terms = [("body", "grow"), ("title", "apples"), ("body", "bananas")]
+    assert ranker.rank(searcher, terms, 0.9, 10) == cold.rank(searcher, terms, 0.9, 10)
+
+
+def test_warming_stops_once_the_build_is_replaced():
+    ix = make_index()
+    with ix.searcher() as searcher:
+        ranker = Ranker(searcher)
+        ranker.stop()
+        assert ranker.warm(searcher, ["body", "title"]) == 0 and ranker.cached_postings == 0

@@ -131,3 +131,10 @@ def test_counting_words_counts_every_occurrence():
         for word in words(text):
             expected[word] = expected.get(word, 0) + 1
     assert count_words(texts) == expected and count_words(iter(texts)) == expected
+
+
+def test_a_snippet_of_text_with_private_use_characters_is_still_marked_and_escaped():
+    text = "Odd \ue000 and \ue001 characters <here> next to the invoice."
+    assert snippet_html(text, frozenset({"invoic"})) == (
+        "Odd \ue000 and \ue001 characters &lt;here&gt; next to the <mark>invoice</mark>."
+    )
