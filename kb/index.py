@@ -148,9 +148,14 @@ def _link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def _writer(ix, articles: int):
-    """Open a writer: two processes for a big full build, one otherwise."""
-    if articles >= PARALLEL_BUILD_ARTICLES and BUILD_PROCESSES > 1 and (os.cpu_count() or 1) > 1:
+def _parallel(articles: int) -> bool:
+    """Tell whether indexing this many articles is worth a second writer process."""
+    return articles >= PARALLEL_BUILD_ARTICLES and BUILD_PROCESSES > 1 and (os.cpu_count() or 1) > 1
+
+
+def _writer(ix, parallel: bool):
+    """Open a writer: several processes for a big build, one otherwise."""
+    if parallel:
         # multisegment: each process's segment is kept as it is; merging them would
         # take about as long as the time the second process saved.
         return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128)
@@ -194,12 +199,22 @@ def build_index(library: Library, index_dir: str | Path, *, full: bool = False) 
             build.mkdir()
             ix = whoosh_index.create_in(str(build), SCHEMA)
             added, updated, removed, unchanged = list(after), [], [], 0
-        with _writer(ix, len(added) + len(updated)) as writer:
+        parallel = _parallel(len(added) + len(updated))
+        written = 0
+        with _writer(ix, parallel) as writer:
             for slug in updated + removed:
                 writer.delete_by_term("slug", slug)
             for slug in added + updated:
                 for doc in documents(library.articles[slug]):
                     writer.add_document(**doc)
+                    written += 1
+        if parallel:
+            # Whoosh's multiprocess writer drops a worker's documents without a word if the
+            # worker's result does not arrive in time: never swap in an index that lost some.
+            kept = set(added) | set(updated)
+            expected = written + sum(len(documents(a)) for slug, a in library.articles.items() if slug not in kept)
+            if ix.doc_count() != expected:
+                raise RuntimeError(f"index build lost documents: {ix.doc_count()} of {expected}")
         ix.close()
         manifest = {"format": INDEX_FORMAT, "articles": after}
         # A new file, never an overwrite: a linked file would change in the live build too.

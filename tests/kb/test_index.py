@@ -135,3 +135,17 @@ def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkey
     build_index(parallel.library, parallel_dir, full=True)
     assert len(parallel.index.searcher().reader().leaf_readers()) >= 1
     assert {text: titles(parallel, text) for text in expected} == expected
+
+
+def test_a_parallel_build_that_loses_documents_is_not_swapped_in(tmp_path, monkeypatch):
+    articles, index_dir = setup_kb(tmp_path)
+    good = build_index(reload(articles, index_dir).library, index_dir)
+    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 1)
+    monkeypatch.setattr("whoosh.index.FileIndex.doc_count", lambda self: 0)
+    try:
+        build_index(reload(articles, index_dir).library, index_dir, full=True)
+    except RuntimeError as exc:
+        assert "lost documents" in str(exc)
+    else:
+        raise AssertionError("the build should have failed")
+    assert current_path(index_dir).name == os.path.basename(good.path)
