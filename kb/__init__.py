@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.articles import Library, load_articles
-from kb.search import IndexSearcher
+from kb.search import IndexSearcher, learn_stems
 from kb.settings import MailSettings, load_settings
 from kb.text import Lexicon, Normalizer, build_normalizer, count_words, load_lexicon
 
@@ -70,6 +70,7 @@ def load_knowledge_base(
     vocabulary = library_vocabulary(library)
     for word, count in (extra_vocabulary or {}).items():
         vocabulary[word] = vocabulary.get(word, 0) + count
+    learn_stems(vocabulary)
     return KnowledgeBase(
         settings=settings,
         library=library,

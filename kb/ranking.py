@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.matching import FilterMatcher
+from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
 from whoosh.util.numeric import byte_to_length
 
@@ -29,12 +31,9 @@ log = logging.getLogger(__name__)
 # Whoosh's defaults, which the searcher uses.
 BM25 = BM25F()
 # How many postings to keep in memory per index generation: every term of a 10,000-article
-# help center fits (about 3.5 million postings, 12 bytes each); a bigger index evicts the
-# least recently used terms.
-MAX_CACHED_POSTINGS = 8_000_000
-# Warming reads the postings of every term found in at least this many documents, longest
-# first: a shorter list is a block or two, quick to read when a query first needs it.
-WARM_MIN_DOC_FREQUENCY = 64
+# help center fits (about 3.5 million postings, 12 bytes each: some 40 MB); a bigger index
+# evicts the least recently used terms.
+MAX_CACHED_POSTINGS = 6_000_000
 # Stored fields of this many documents are kept, the most recently shown ones.
 MAX_CACHED_DOCUMENTS = 50_000
 # Field lengths are stored as one byte; this table turns the byte back into a length.
@@ -76,18 +75,17 @@ class Ranker:
         return self._cached
 
     def warm(self, searcher, fields: Iterable[str]) -> int:
-        """Read the longest posting lists of ``fields`` into the cache while they fit; return how many.
+        """Read the posting lists of ``fields`` into the cache, longest first, while they fit; return how many.
 
-        A term read cold costs about a microsecond per document it is in, so the first
-        queries after a start or a rebuild would pay tens of milliseconds for common words.
+        A term read cold costs about a microsecond per document it is in, plus some tens of
+        microseconds: the first queries after a start or a rebuild would pay tens of
+        milliseconds for common words.
         """
         reader = searcher.reader()
         terms = []
         for field in fields:
             from_bytes = searcher.schema[field].from_bytes
-            for btext, info in reader.iter_field(field):
-                if info.doc_frequency() >= WARM_MIN_DOC_FREQUENCY:
-                    terms.append((info.doc_frequency(), field, from_bytes(btext)))
+            terms += [(info.doc_frequency(), field, from_bytes(btext)) for btext, info in reader.iter_field(field)]
         terms.sort(key=lambda t: -t[0])
         budget, read = self.max_postings * 3 // 4, 0
         for count, (frequency, field, text) in enumerate(terms):
@@ -173,14 +171,15 @@ class Ranker:
             if key in self._postings:
                 self._postings.move_to_end(key)
                 return self._postings[key]
-        if key not in searcher.reader():
+        ids, weights = self._read(searcher.reader(), field, text)
+        if not len(ids):
             self._remember(key, None, 1)
             return None
-        ids, weights = self._read(searcher.reader(), field, text)
+        # Whoosh's idf (WeightingModel.idf): its document frequency counts deleted documents too.
+        idf = math.log(self.doc_count / (len(ids) + 1)) + 1
         live = self.live[ids]
         ids, weights = ids[live].astype(np.int32), weights[live]
         if searcher.schema[field].scorable:
-            idf = searcher.idf(field, text)
             avg = searcher.avg_field_length(field) or 1
             length = self._field_lengths(searcher.reader(), field)[ids]
             k1, b = BM25.K1, BM25.B
@@ -206,9 +205,11 @@ class Ranker:
         """Read a term's postings (deleted documents included) from every segment."""
         ids, weights = [], []
         for leaf, offset in _leaves(reader):
-            if (field, text) not in leaf:
+            try:
+                matcher = leaf.postings(field, text)
+            except TermNotFound:
                 continue
-            leaf_ids, leaf_weights = read_postings(leaf.postings(field, text))
+            leaf_ids, leaf_weights = read_postings(matcher)
             ids.append(leaf_ids + offset)
             weights.append(leaf_weights)
         if not ids:

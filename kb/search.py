@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,6 @@ class SearchPage:
     suggestion: str | None
 
 
-# Below this many index documents (about 2,000 articles), terms read cold are quick enough
-# and the cache is not warmed in the background.
-WARM_MIN_DOCUMENTS = 20_000
-
-
 class _Generation:
     """One opened index build, and the ranking caches that belong to it and die with it."""
 
@@ -84,8 +80,7 @@ class _Generation:
             with self._lock:
                 if self._ranker is None:
                     ranker = Ranker(searcher)
-                    if ranker.doc_count >= WARM_MIN_DOCUMENTS:
-                        ranker.warm_in_background(self.index.searcher, SEARCH_FIELDS)
+                    ranker.warm_in_background(self.index.searcher, SEARCH_FIELDS)
                     self._ranker = ranker
         return self._ranker
 
@@ -259,6 +254,13 @@ _OTHER_PREFIXES: dict[str, set[str]] = {}
 for _word, _form in exceptional_forms.items():
     if _word[:2] != _form[:2]:
         _OTHER_PREFIXES.setdefault(_form[:2], set()).add(_word[:2])
+
+
+def learn_stems(words: Iterable[str]) -> None:
+    """Stem a knowledge base's words ahead of its first searches, so that snippets find them ready."""
+    for word in words:
+        if word.isalpha():
+            _stem(word)
 
 
 @functools.lru_cache(maxsize=1024)
