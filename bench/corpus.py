@@ -45,21 +45,52 @@ VERBS = {
     for v in map(
         _verb,
         [
-            "set up|setting up|set up", "change|changing|changed", "reset|resetting|reset",
-            "delete|deleting|deleted", "restore|restoring|restored", "share|sharing|shared",
-            "export|exporting|exported", "import|importing|imported", "turn on|turning on|turned on",
-            "turn off|turning off|turned off", "sync|syncing|synced", "update|updating|updated",
-            "recover|recovering|recovered", "add|adding|added", "remove|removing|removed",
-            "rename|renaming|renamed", "move|moving|moved", "download|downloading|downloaded",
-            "print|printing|printed", "connect|connecting|connected", "verify|verifying|verified",
-            "cancel|cancelling|cancelled", "renew|renewing|renewed", "block|blocking|blocked",
-            "unlock|unlocking|unlocked", "schedule|scheduling|scheduled", "forward|forwarding|forwarded",
-            "archive|archiving|archived", "back up|backing up|backed up", "configure|configuring|configured",
-            "transfer|transferring|transferred", "edit|editing|edited", "find|finding|found",
-            "upgrade|upgrading|upgraded", "pause|pausing|paused", "replace|replacing|replaced",
-            "approve|approving|approved", "report|reporting|reported", "install|installing|installed",
-            "record|recording|recorded", "upload|uploading|uploaded", "merge|merging|merged", "pair|pairing|paired",
-            "disconnect|disconnecting|disconnected", "invite|inviting|invited", "review|reviewing|reviewed",
+            "set up|setting up|set up",
+            "change|changing|changed",
+            "reset|resetting|reset",
+            "delete|deleting|deleted",
+            "restore|restoring|restored",
+            "share|sharing|shared",
+            "export|exporting|exported",
+            "import|importing|imported",
+            "turn on|turning on|turned on",
+            "turn off|turning off|turned off",
+            "sync|syncing|synced",
+            "update|updating|updated",
+            "recover|recovering|recovered",
+            "add|adding|added",
+            "remove|removing|removed",
+            "rename|renaming|renamed",
+            "move|moving|moved",
+            "download|downloading|downloaded",
+            "print|printing|printed",
+            "connect|connecting|connected",
+            "verify|verifying|verified",
+            "cancel|cancelling|cancelled",
+            "renew|renewing|renewed",
+            "block|blocking|blocked",
+            "unlock|unlocking|unlocked",
+            "schedule|scheduling|scheduled",
+            "forward|forwarding|forwarded",
+            "archive|archiving|archived",
+            "back up|backing up|backed up",
+            "configure|configuring|configured",
+            "transfer|transferring|transferred",
+            "edit|editing|edited",
+            "find|finding|found",
+            "upgrade|upgrading|upgraded",
+            "pause|pausing|paused",
+            "replace|replacing|replaced",
+            "approve|approving|approved",
+            "report|reporting|reported",
+            "install|installing|installed",
+            "record|recording|recorded",
+            "upload|uploading|uploaded",
+            "merge|merging|merged",
+            "pair|pairing|paired",
+            "disconnect|disconnecting|disconnected",
+            "invite|inviting|invited",
+            "review|reviewing|reviewed",
         ],
     )
 }
@@ -119,7 +150,11 @@ def _topic(category, tag, app, menu, owner, things, errors, words) -> Topic:
 
 TOPICS = (
     _topic(
-        "Email", "email", "the Mail app", "Mail", "mail administrator",
+        "Email",
+        "email",
+        "the Mail app",
+        "Mail",
+        "mail administrator",
         [
             "email signature: change, add, delete, edit, update : does not appear in replies; shows the wrong "
             "picture; looks different on phones; is cut off",
@@ -146,13 +181,22 @@ TOPICS = (
             "inbox rule: set up, edit, delete, pause, review : runs on the wrong messages; runs twice; "
             "does not run on the phone",
         ],
-        ["Message could not be delivered", "Mailbox is full", "Recipient address rejected",
-         "Attachment exceeds the size limit", "Sender is not allowed to send on behalf of this address"],
+        [
+            "Message could not be delivered",
+            "Mailbox is full",
+            "Recipient address rejected",
+            "Attachment exceeds the size limit",
+            "Sender is not allowed to send on behalf of this address",
+        ],
         "inbox sender recipient message thread reply draft outbox conversation subject headers bounce "
         "delivery quota junk newsletter domain",
     ),
     _topic(
-        "Accounts", "account", "the Account Center", "Account", "account owner",
+        "Accounts",
+        "account",
+        "the Account Center",
+        "Account",
+        "account owner",
         [
             "password: change, reset, recover, update : is not accepted; expired; was changed without your "
             "knowledge; does not meet the requirements",
@@ -173,13 +217,21 @@ TOPICS = (
             "notification preference: change, update, turn off, review : is ignored; sends too many emails; "
             "resets after an update",
         ],
-        ["The password you entered is incorrect", "This account has been locked", "Verification code expired",
-         "Too many attempts, try again later", "This username is not available"],
-        "sign-in login profile identity credentials owner security personal details preferences session "
-        "verification",
+        [
+            "The password you entered is incorrect",
+            "This account has been locked",
+            "Verification code expired",
+            "Too many attempts, try again later",
+            "This username is not available",
+        ],
+        "sign-in login profile identity credentials owner security personal details preferences session verification",
     ),
     _topic(
-        "Billing", "billing", "the Billing portal", "Billing", "billing administrator",
+        "Billing",
+        "billing",
+        "the Billing portal",
+        "Billing",
+        "billing administrator",
         [
             "invoice: download, find, print, forward, review : shows the wrong amount; is missing a tax number; "
             "was sent to an old address",
@@ -197,13 +249,22 @@ TOPICS = (
             "promo code: add, remove, verify : is not accepted; expired; was applied to the wrong plan",
             "free trial: cancel, upgrade, renew, find : ended early; charged the card; cannot be extended",
         ],
-        ["Your card was declined", "Payment could not be processed", "This promo code has expired",
-         "The billing address does not match the card", "Your subscription is past due"],
+        [
+            "Your card was declined",
+            "Payment could not be processed",
+            "This promo code has expired",
+            "The billing address does not match the card",
+            "Your subscription is past due",
+        ],
         "charge payment card bank currency price seats monthly yearly discount statement balance checkout "
         "transaction overdue",
     ),
     _topic(
-        "Devices", "devices", "the Device Manager", "Devices", "IT support team",
+        "Devices",
+        "devices",
+        "the Device Manager",
+        "Devices",
+        "IT support team",
         [
             "laptop: set up, update, reset, connect, back up : runs slowly; does not start; will not charge; "
             "gets very hot",
@@ -211,33 +272,37 @@ TOPICS = (
             "constantly; is not found on the network",
             "docking station: connect, update, disconnect, configure : does not detect the monitor; stops "
             "charging the laptop; disconnects at random",
-            "external monitor: connect, configure, disconnect : shows no picture; flickers; has the wrong "
-            "resolution",
+            "external monitor: connect, configure, disconnect : shows no picture; flickers; has the wrong resolution",
             "wireless keyboard: pair, connect, disconnect, replace : types the wrong characters; lags; "
             "keeps disconnecting",
-            "webcam: configure, update, turn on, turn off : shows a black image; is used by another app; "
-            "looks dark",
+            "webcam: configure, update, turn on, turn off : shows a black image; is used by another app; looks dark",
             "headset: pair, connect, configure, disconnect : has no sound; echoes; is not detected",
-            "tablet: set up, reset, update, back up : will not turn on; is stuck on the logo; runs out of "
-            "storage",
+            "tablet: set up, reset, update, back up : will not turn on; is stuck on the logo; runs out of storage",
             "USB drive: connect, back up, move, delete : is not recognised; is read only; is blocked by policy",
             "desk phone: set up, configure, transfer, forward : has no dial tone; shows the wrong extension; "
             "drops calls",
         ],
-        ["Device not recognised", "Driver update failed", "The printer is offline",
-         "Not enough storage on this device", "This device is not supported"],
-        "hardware driver cable battery charger port bluetooth firmware screen restart power warranty "
-        "model serial",
+        [
+            "Device not recognised",
+            "Driver update failed",
+            "The printer is offline",
+            "Not enough storage on this device",
+            "This device is not supported",
+        ],
+        "hardware driver cable battery charger port bluetooth firmware screen restart power warranty model serial",
     ),
     _topic(
-        "Security", "security", "the Security Center", "Security", "security team",
+        "Security",
+        "security",
+        "the Security Center",
+        "Security",
+        "security team",
         [
             "two-step verification*: turn on, turn off, set up, change, reset : asks for a code every time; "
             "sends codes to an old phone; does not accept the code",
             "security key: add, remove, replace, verify : is not detected; stopped working; was lost",
             "recovery code: download, print, find, replace : does not work; was already used; is lost",
-            "trusted device: add, remove, review, replace : keeps asking for verification; is listed twice; "
-            "was stolen",
+            "trusted device: add, remove, review, replace : keeps asking for verification; is listed twice; was stolen",
             "login alert: turn on, turn off, review, report : shows a place you have never been; is sent for "
             "every sign-in; arrives late",
             "phishing email: report, block, delete, forward : looks like it came from a colleague; asks for "
@@ -251,13 +316,22 @@ TOPICS = (
             "encryption setting: turn on, change, verify, review : slows the device down; blocks a file; "
             "is reported as off",
         ],
-        ["Suspicious sign-in blocked", "The security key was not recognised", "This code has already been used",
-         "Your session has expired", "Access denied by your organisation's policy"],
+        [
+            "Suspicious sign-in blocked",
+            "The security key was not recognised",
+            "This code has already been used",
+            "Your session has expired",
+            "Access denied by your organisation's policy",
+        ],
         "threat attack scam fraud breach malware virus certificate encryption verification alert risk "
         "compromised attacker",
     ),
     _topic(
-        "Calendar", "calendar", "the Calendar app", "Calendar", "team assistant",
+        "Calendar",
+        "calendar",
+        "the Calendar app",
+        "Calendar",
+        "team assistant",
         [
             "shared calendar: share, add, remove, sync, configure : is not syncing; shows only free and busy "
             "times; does not appear on the phone",
@@ -278,22 +352,28 @@ TOPICS = (
             "calendar subscription: add, remove, sync, update : stopped updating; shows old events; "
             "duplicates every entry",
         ],
-        ["This event could not be saved", "The organiser has cancelled this meeting",
-         "You do not have permission to edit this calendar", "Time zone not recognised", "The room is not available"],
-        "meeting schedule agenda attendee organiser availability timezone weekly daily invite holiday "
-        "appointment slot",
+        [
+            "This event could not be saved",
+            "The organiser has cancelled this meeting",
+            "You do not have permission to edit this calendar",
+            "Time zone not recognised",
+            "The room is not available",
+        ],
+        "meeting schedule agenda attendee organiser availability timezone weekly daily invite holiday appointment slot",
     ),
     _topic(
-        "Storage", "storage", "the Files app", "Files", "workspace administrator",
+        "Storage",
+        "storage",
+        "the Files app",
+        "Files",
+        "workspace administrator",
         [
             "shared folder: share, move, rename, delete, restore : is missing for some people; shows an old "
             "version; cannot be opened",
             "file: upload, download, restore, move, share, delete : will not upload; is locked for editing; "
             "shows a sync conflict",
-            "backup: set up, restore, schedule, pause, verify : did not run last night; is incomplete; takes "
-            "too long",
-            "storage quota: upgrade, review, find : is almost full; counts deleted files; shows the wrong "
-            "amount",
+            "backup: set up, restore, schedule, pause, verify : did not run last night; is incomplete; takes too long",
+            "storage quota: upgrade, review, find : is almost full; counts deleted files; shows the wrong amount",
             "version history*: find, restore, review, delete : is missing older versions; shows the wrong "
             "author; is not available for this file",
             "trash folder: find, restore, delete, review : empties too soon; does not show a deleted file; "
@@ -305,13 +385,21 @@ TOPICS = (
             "photo library: back up, sync, move, download : has duplicate photos; is missing recent pictures; "
             "fills the phone",
         ],
-        ["Upload failed", "You are out of storage", "This file is locked by another user",
-         "The link has expired", "Sync paused because of a conflict"],
-        "upload download folder document drive space quota conflict version sharing permission owner "
-        "gigabytes sync",
+        [
+            "Upload failed",
+            "You are out of storage",
+            "This file is locked by another user",
+            "The link has expired",
+            "Sync paused because of a conflict",
+        ],
+        "upload download folder document drive space quota conflict version sharing permission owner gigabytes sync",
     ),
     _topic(
-        "Mobile apps", "mobile", "the mobile app", "App settings", "mobile support team",
+        "Mobile apps",
+        "mobile",
+        "the mobile app",
+        "App settings",
+        "mobile support team",
         [
             "mobile app: install, update, reset, remove, configure : crashes on start; drains the battery; "
             "will not sign in",
@@ -320,22 +408,28 @@ TOPICS = (
             "app update: install, pause, find, review : fails to install; removed a feature; is not offered",
             "offline mode*: turn on, turn off, configure, sync : does not keep recent messages; uses too much "
             "storage; is greyed out",
-            "home screen widget: add, remove, configure, update : shows old information; is blank; does not "
-            "refresh",
+            "home screen widget: add, remove, configure, update : shows old information; is blank; does not refresh",
             "fingerprint login*: set up, turn on, turn off, reset : stopped working; is not offered; asks for "
             "the password every time",
-            "location permission: change, turn off, review : is requested every time; is ignored; drains "
-            "the battery",
+            "location permission: change, turn off, review : is requested every time; is ignored; drains the battery",
             "mobile data setting: change, turn off, configure, review : uses too much data; blocks downloads "
             "over cellular; resets after an update",
         ],
-        ["The app has stopped", "No internet connection", "This version is no longer supported",
-         "Permission denied", "Sign-in failed on this device"],
-        "phone smartphone iphone android ipad tablet store battery cellular touch screen swipe tap "
-        "permissions",
+        [
+            "The app has stopped",
+            "No internet connection",
+            "This version is no longer supported",
+            "Permission denied",
+            "Sign-in failed on this device",
+        ],
+        "phone smartphone iphone android ipad tablet store battery cellular touch screen swipe tap permissions",
     ),
     _topic(
-        "Network", "network", "the Connect app", "Network", "network team",
+        "Network",
+        "network",
+        "the Connect app",
+        "Network",
+        "network team",
         [
             "Wi-Fi connection: connect, disconnect, configure, reset : keeps dropping; is slow in meeting rooms; "
             "asks for a password again",
@@ -351,18 +445,24 @@ TOPICS = (
             "firewall rule: add, edit, delete, review : blocks a needed app; lets unknown traffic through; "
             "is not applied",
         ],
-        ["Unable to connect to the network", "The VPN server did not respond", "DNS lookup failed",
-         "Certificate not trusted", "Connection timed out"],
-        "internet bandwidth signal latency address dns gateway hotspot ethernet cable speed outage "
-        "access point",
+        [
+            "Unable to connect to the network",
+            "The VPN server did not respond",
+            "DNS lookup failed",
+            "Certificate not trusted",
+            "Connection timed out",
+        ],
+        "internet bandwidth signal latency address dns gateway hotspot ethernet cable speed outage access point",
     ),
     _topic(
-        "Video meetings", "meetings", "the Meetings app", "Meetings", "meeting host",
+        "Video meetings",
+        "meetings",
+        "the Meetings app",
+        "Meetings",
+        "meeting host",
         [
-            "video meeting: schedule, cancel, record, share, configure : will not start; freezes; has no "
-            "sound",
-            "meeting recording: find, download, share, delete, record : is missing; has no audio; stopped "
-            "halfway",
+            "video meeting: schedule, cancel, record, share, configure : will not start; freezes; has no sound",
+            "meeting recording: find, download, share, delete, record : is missing; has no audio; stopped halfway",
             "screen share*: turn on, turn off, configure, pause : shows a black screen; is blurry; shows the "
             "wrong window",
             "virtual background: add, change, remove, turn off : cuts off your head; is not available; "
@@ -373,13 +473,21 @@ TOPICS = (
             "live caption: turn on, turn off, configure, download : shows the wrong language; lags behind; "
             "is missing from the recording",
         ],
-        ["The meeting has ended", "Your camera is being used by another app", "The host has not joined yet",
-         "Recording is disabled by your administrator", "Poor network connection"],
-        "camera microphone audio video host participant call speaker mute raise hand chat webinar "
-        "attendee breakout",
+        [
+            "The meeting has ended",
+            "Your camera is being used by another app",
+            "The host has not joined yet",
+            "Recording is disabled by your administrator",
+            "Poor network connection",
+        ],
+        "camera microphone audio video host participant call speaker mute raise hand chat webinar attendee breakout",
     ),
     _topic(
-        "Contacts", "contacts", "the Contacts app", "Contacts", "office manager",
+        "Contacts",
+        "contacts",
+        "the Contacts app",
+        "Contacts",
+        "office manager",
         [
             "contact: add, edit, delete, merge, export, import : appears twice; lost its phone number; "
             "shows an old photo",
@@ -392,12 +500,21 @@ TOPICS = (
             "duplicate contact: find, merge, delete, review : comes back after merging; is created on every "
             "sync; cannot be merged",
         ],
-        ["Contact could not be saved", "Import file not recognised", "Too many contacts in one group",
-         "This contact is managed by your organisation", "Merge failed"],
+        [
+            "Contact could not be saved",
+            "Import file not recognised",
+            "Too many contacts in one group",
+            "This contact is managed by your organisation",
+            "Merge failed",
+        ],
         "name phone number address company colleague directory vcard csv group list label birthday",
     ),
     _topic(
-        "Administration", "admin", "the admin console", "Admin console", "administrator",
+        "Administration",
+        "admin",
+        "the admin console",
+        "Admin console",
+        "administrator",
         [
             "user account: add, remove, unlock, transfer, rename, restore : cannot sign in; has the wrong "
             "licence; still receives mail after leaving",
@@ -412,23 +529,29 @@ TOPICS = (
             "shared mailboxes; keeps files forever",
             "admin role: add, remove, review, change : gives too many rights; cannot be removed; is missing "
             "a permission",
-            "data export: schedule, download, cancel, review : fails halfway; is missing mailboxes; "
-            "takes days",
+            "data export: schedule, download, cancel, review : fails halfway; is missing mailboxes; takes days",
         ],
-        ["You need administrator rights for this", "Domain verification failed", "No licences available",
-         "This policy conflicts with another policy", "Export failed"],
+        [
+            "You need administrator rights for this",
+            "Domain verification failed",
+            "No licences available",
+            "This policy conflicts with another policy",
+            "Export failed",
+        ],
         "organisation tenant directory policy compliance role permission onboarding offboarding staff "
         "employee department audit",
     ),
     _topic(
-        "Chat", "chat", "the Chat app", "Chat", "team lead",
+        "Chat",
+        "chat",
+        "the Chat app",
+        "Chat",
+        "team lead",
         [
             "chat channel: add, rename, archive, delete, share : is missing from the sidebar; shows old "
             "messages; does not notify members",
-            "direct message: forward, delete, edit, find, report : was not delivered; disappeared; shows as "
-            "unread",
-            "status message: change, update, delete, schedule : does not clear; shows to the wrong people; "
-            "is cut off",
+            "direct message: forward, delete, edit, find, report : was not delivered; disappeared; shows as unread",
+            "status message: change, update, delete, schedule : does not clear; shows to the wrong people; is cut off",
             "chat notification: turn on, turn off, configure, pause : arrives for every message; never "
             "arrives; plays no sound",
             "message history*: export, find, delete, review : is missing older messages; cannot be searched; "
@@ -436,30 +559,41 @@ TOPICS = (
             "chat bot: add, remove, configure, approve : does not answer; posts too often; asks for too many "
             "permissions",
         ],
-        ["Message not sent", "You were removed from this channel", "This channel has been archived",
-         "File type not allowed", "You have been muted by a moderator"],
-        "channel thread mention emoji reaction message conversation team member moderator typing "
-        "presence",
+        [
+            "Message not sent",
+            "You were removed from this channel",
+            "This channel has been archived",
+            "File type not allowed",
+            "You have been muted by a moderator",
+        ],
+        "channel thread mention emoji reaction message conversation team member moderator typing presence",
     ),
     _topic(
-        "Documents", "documents", "the Docs editor", "Docs", "document owner",
+        "Documents",
+        "documents",
+        "the Docs editor",
+        "Docs",
+        "document owner",
         [
             "document: share, export, restore, rename, print, delete : will not open; lost recent changes; "
             "shows garbled characters",
             "document template: add, edit, delete, share, update : uses the old logo; is missing for the team; "
             "breaks the layout",
-            "comment: add, delete, edit, find, forward : disappeared; notifies the wrong person; cannot be "
-            "resolved",
+            "comment: add, delete, edit, find, forward : disappeared; notifies the wrong person; cannot be resolved",
             "spreadsheet: import, export, share, restore, print : shows wrong totals; is very slow; breaks "
             "formulas after export",
             "presentation: export, share, print, record, restore : looks different when presenting; loses "
             "fonts; will not play videos",
             "PDF export: download, change, configure, review : cuts off pages; loses links; is too large",
         ],
-        ["This document is read only", "The file is too large to open", "Changes could not be saved",
-         "You need access", "Export failed"],
-        "page paragraph heading font layout margin table chart formula slide template comment suggestion "
-        "editor",
+        [
+            "This document is read only",
+            "The file is too large to open",
+            "Changes could not be saved",
+            "You need access",
+            "Export failed",
+        ],
+        "page paragraph heading font layout margin table chart formula slide template comment suggestion editor",
     ),
 )
 
@@ -621,17 +755,39 @@ FACTS = {
 }
 
 PLATFORMS = (
-    ("on the web", "Web"), ("on Windows", "Windows"), ("on a Mac", "Mac"), ("on Android", "Android"),
-    ("on an iPhone", "iPhone"), ("on an iPad", "iPad"), ("on Linux", "Linux"), ("in the desktop app", "Desktop app"),
+    ("on the web", "Web"),
+    ("on Windows", "Windows"),
+    ("on a Mac", "Mac"),
+    ("on Android", "Android"),
+    ("on an iPhone", "iPhone"),
+    ("on an iPad", "iPad"),
+    ("on Linux", "Linux"),
+    ("in the desktop app", "Desktop app"),
 )
 BUTTONS = ("Save", "Apply", "Done", "Confirm", "Continue", "Next", "Update", "OK")
-TIMES = ("a few seconds", "a minute or two", "up to five minutes", "about ten minutes", "up to an hour",
-         "a few hours", "up to 24 hours", "one working day")
+TIMES = (
+    "a few seconds",
+    "a minute or two",
+    "up to five minutes",
+    "about ten minutes",
+    "up to an hour",
+    "a few hours",
+    "up to 24 hours",
+    "one working day",
+)
 PERIODS = ("7 days", "14 days", "30 days", "60 days", "90 days", "six months", "a year")
 NUMBERS = ("3", "5", "10", "20", "25", "50", "100", "250", "500", "1,000")
 SIZES = ("10 MB", "25 MB", "50 MB", "100 MB", "2 GB", "15 GB", "100 GB", "1 TB")
-PEOPLE = ("a colleague", "your manager", "a guest", "a new team member", "a customer", "an assistant",
-          "a contractor", "someone outside your company")
+PEOPLE = (
+    "a colleague",
+    "your manager",
+    "a guest",
+    "a new team member",
+    "a customer",
+    "an assistant",
+    "a contractor",
+    "someone outside your company",
+)
 
 # --- sentence templates ---------------------------------------------------------------
 # Slots: {thing} {things} {Thing} {verb} {verbing} {verbed} {Verb} {Verbing} {app} {menu} {owner}
@@ -742,22 +898,29 @@ TROUBLE = (
 )
 
 QUESTION = (
-    ("Can I {verb} my {thing} {platform}?", "Yes. The steps are the same, although the buttons may be in a "
-     "slightly different place."),
-    ("Will {person} notice when I {verb} my {thing}?", "Only if they use the same {thing}. Otherwise nothing "
-     "changes for them."),
+    (
+        "Can I {verb} my {thing} {platform}?",
+        "Yes. The steps are the same, although the buttons may be in a slightly different place.",
+    ),
+    (
+        "Will {person} notice when I {verb} my {thing}?",
+        "Only if they use the same {thing}. Otherwise nothing changes for them.",
+    ),
     ("How long does it take to {verb} {a_thing}?", "Usually {time}. Large accounts can take longer."),
     ("Can I undo it?", "Yes, for {period}. After that the old version is deleted for good."),
-    ("Why is the option greyed out?", "Your {owner} has turned it off for your organisation. Ask them to "
-     "enable it."),
+    ("Why is the option greyed out?", "Your {owner} has turned it off for your organisation. Ask them to enable it."),
     ("Is there a limit?", "You can have up to {number} {things} per account."),
     ("Does this cost anything?", "No. It is included in every plan, including the free one."),
     ("What happens to my {other}?", "Nothing. Your {other} stays exactly as it was."),
-    ("Can my {owner} do this for me?", "Yes. Administrators can {verb} {a_thing} on behalf of any user in "
-     "the admin console."),
+    (
+        "Can my {owner} do this for me?",
+        "Yes. Administrators can {verb} {a_thing} on behalf of any user in the admin console.",
+    ),
     ("Do I need the mobile app?", "No. Everything described here also works in a web browser."),
-    ("What if I see the message \"{error}\"?", "Try again in {time}. If the message comes back, contact "
-     "support and include a screenshot."),
+    (
+        'What if I see the message "{error}"?',
+        "Try again in {time}. If the message comes back, contact support and include a screenshot.",
+    ),
     ("Where can I see what changed?", "Open {menu} and select **History** to see every change and who made it."),
 )
 
@@ -802,7 +965,7 @@ TIP = (
     "Check your {other} at the same time; people often forget it.",
     "Bookmark {menu} if you visit it often.",
     "Turn on notifications so you know when someone changes a shared {thing}.",
-    "Try the search box at the top of the settings page: type \"{word}\" to jump straight to the option.",
+    'Try the search box at the top of the settings page: type "{word}" to jump straight to the option.',
     "Test the change with {person} before you roll it out to everyone.",
 )
 
@@ -831,8 +994,14 @@ TITLES = (
 )
 
 DEVICES = {
-    "Web": "your browser", "Windows": "your PC", "Mac": "your Mac", "Android": "your Android phone",
-    "iPhone": "your iPhone", "iPad": "your iPad", "Linux": "your Linux computer", "Desktop app": "your computer",
+    "Web": "your browser",
+    "Windows": "your PC",
+    "Mac": "your Mac",
+    "Android": "your Android phone",
+    "iPhone": "your iPhone",
+    "iPad": "your iPad",
+    "Linux": "your Linux computer",
+    "Desktop app": "your computer",
 }
 
 
@@ -868,22 +1037,36 @@ class _Writer:
         others = [t for t in topic.things if t is not thing]
         self.other = rng.choice(others)
         self.slots = {
-            "thing": thing.name, "a_thing": ("an " if thing.name[0] in "aeioAEIO" else "a ") + thing.name,
-            "things": thing.plural, "Thing": _cap(thing.name),
-            "verb": verb.base, "verbing": verb.ing, "verbed": verb.past,
-            "Verb": _cap(verb.base), "Verbing": _cap(verb.ing),
-            "app": topic.app, "app_short": topic.menu, "owner": topic.owner,
-            "platform": platform[0], "device": DEVICES[platform[1]], "category": topic.category,
+            "thing": thing.name,
+            "a_thing": ("an " if thing.name[0] in "aeioAEIO" else "a ") + thing.name,
+            "things": thing.plural,
+            "Thing": _cap(thing.name),
+            "verb": verb.base,
+            "verbing": verb.ing,
+            "verbed": verb.past,
+            "Verb": _cap(verb.base),
+            "Verbing": _cap(verb.ing),
+            "app": topic.app,
+            "app_short": topic.menu,
+            "owner": topic.owner,
+            "platform": platform[0],
+            "device": DEVICES[platform[1]],
+            "category": topic.category,
             "menu": f"**Settings** > **{topic.menu}** > **{_cap(thing.plural)}**",
-            "other": self.other.name, "others": self.other.plural,
+            "other": self.other.name,
+            "others": self.other.plural,
         }
         # Slots that change from sentence to sentence are drawn only when a template uses them.
         self.draw = {
             "problem": lambda: rng.choice(thing.problems),
-            "button": lambda: rng.choice(BUTTONS), "time": lambda: rng.choice(TIMES),
-            "period": lambda: rng.choice(PERIODS), "number": lambda: rng.choice(NUMBERS),
-            "size": lambda: rng.choice(SIZES), "person": lambda: rng.choice(PEOPLE),
-            "word": lambda: rng.choice(topic.words), "error": lambda: rng.choice(topic.errors),
+            "button": lambda: rng.choice(BUTTONS),
+            "time": lambda: rng.choice(TIMES),
+            "period": lambda: rng.choice(PERIODS),
+            "number": lambda: rng.choice(NUMBERS),
+            "size": lambda: rng.choice(SIZES),
+            "person": lambda: rng.choice(PEOPLE),
+            "word": lambda: rng.choice(topic.words),
+            "error": lambda: rng.choice(topic.errors),
             "code": lambda: f"{topic.tag[:3].upper()}-{rng.randint(100, 9999)}",
             "version": lambda: f"{rng.randint(2, 9)}.{rng.randint(0, 20)}",
         }
@@ -910,12 +1093,14 @@ class _Writer:
 
     def steps(self) -> tuple[str, str]:
         rng = self.rng
-        heading = self.fill(rng.choice(("{Verb} your {thing} {platform}", "Steps to {verb} {a_thing}", "How to {verb} it")))
+        heading = self.fill(
+            rng.choice(("{Verb} your {thing} {platform}", "Steps to {verb} {a_thing}", "How to {verb} it"))
+        )
         if rng.random() < 0.5:
             return heading, self.fill("Follow these steps {platform}:") + "\n\n" + self.bullets(STEP, 4, 7, True)
         names = rng.sample([p for p in PLATFORMS if p != self.platform], 2) + [self.platform]
         parts = [self.fill(rng.choice(STEP_LEADS))]
-        for _, short in names[:rng.randint(2, 3)]:
+        for _, short in names[: rng.randint(2, 3)]:
             parts.append(f"### {short}\n\n" + self.bullets(STEP, 3, 5, True))
         return heading, "\n\n".join(parts)
 
@@ -1029,16 +1214,26 @@ def compose_article(rng: random.Random, taken: set[str], related: dict[str, list
     front = {
         "title": title,
         "category": topic.category,
-        "summary": writer.fill(rng.choice((
-            "How to {verb} your {thing} {platform}, and what to do if it {problem}.",
-            "Step-by-step help to {verb} {a_thing}, with answers to common questions.",
-            "Everything you need to know to {verb} your {thing} in {app}.",
-            "What to check when your {thing} {problem}.",
-        ))),
+        "summary": writer.fill(
+            rng.choice(
+                (
+                    "How to {verb} your {thing} {platform}, and what to do if it {problem}.",
+                    "Step-by-step help to {verb} {a_thing}, with answers to common questions.",
+                    "Everything you need to know to {verb} your {thing} in {app}.",
+                    "What to check when your {thing} {problem}.",
+                )
+            )
+        ),
         "tags": tags,
         "updated": updated,
     }
-    text = "---\n" + yaml.dump(front, Dumper=DUMPER, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n\n".join(parts) + "\n"
+    text = (
+        "---\n"
+        + yaml.dump(front, Dumper=DUMPER, sort_keys=False, allow_unicode=True)
+        + "---\n\n"
+        + "\n\n".join(parts)
+        + "\n"
+    )
     return GeneratedArticle(slug, title, text, topic.category, thing.name, verb.base)
 
 

@@ -49,11 +49,35 @@ LIMIT = 10
 
 # Queries a help-center visitor types: keywords, questions, and both with typos.
 FIXED_QUERIES = (
-    "password", "invoice", "printer", "vpn", "calendar", "signature", "refund", "backup", "wifi", "spam",
-    "reset password", "change email signature", "shared calendar", "payment method", "storage quota full",
-    "two-step verification", "meeting recording", "offline mode android", "delete contact group",
-    "export audit log", "cancel subscription", "forwarding rule", "app password", "printer offline",
-    "screen share mac", "recovery code", "guest network", "push notification", "virtual background",
+    "password",
+    "invoice",
+    "printer",
+    "vpn",
+    "calendar",
+    "signature",
+    "refund",
+    "backup",
+    "wifi",
+    "spam",
+    "reset password",
+    "change email signature",
+    "shared calendar",
+    "payment method",
+    "storage quota full",
+    "two-step verification",
+    "meeting recording",
+    "offline mode android",
+    "delete contact group",
+    "export audit log",
+    "cancel subscription",
+    "forwarding rule",
+    "app password",
+    "printer offline",
+    "screen share mac",
+    "recovery code",
+    "guest network",
+    "push notification",
+    "virtual background",
     "how do I change my password",
     "how can I get a refund for my subscription",
     "why is my shared calendar not syncing",
@@ -67,17 +91,42 @@ FIXED_QUERIES = (
     "my vpn keeps dropping every few minutes",
     "who can see my profile photo",
     "how do I merge duplicate contacts",
-    "pasword reset", "chnage signature", "calender sharing", "recieve invoice", "two step verfication",
-    "subscripton cancel", "how do i resset my pasword", "vpn not conecting", "shared folder permisions",
-    "notifcations not working on iphone", "how do I exprot my adress book", "webcam shows a blak image",
+    "pasword reset",
+    "chnage signature",
+    "calender sharing",
+    "recieve invoice",
+    "two step verfication",
+    "subscripton cancel",
+    "how do i resset my pasword",
+    "vpn not conecting",
+    "shared folder permisions",
+    "notifcations not working on iphone",
+    "how do I exprot my adress book",
+    "webcam shows a blak image",
 )
 
 # Queries on the shipped articles (email protocols and client settings).
 SHIPPED_QUERIES = (
-    "imap settings", "imap setings", "incoming mail server", "smtp port", "outgoing server", "outgoign server",
-    "smtp authentification", "pop3", "pop 3", "how do I enable POP3", "why is pop3 not supported", "ssl",
-    "encrypted connections required", "login", "username", "common mistakes", "syncronization across devices",
-    "which protocols are supported", "what port for smtp", "password",
+    "imap settings",
+    "imap setings",
+    "incoming mail server",
+    "smtp port",
+    "outgoing server",
+    "outgoign server",
+    "smtp authentification",
+    "pop3",
+    "pop 3",
+    "how do I enable POP3",
+    "why is pop3 not supported",
+    "ssl",
+    "encrypted connections required",
+    "login",
+    "username",
+    "common mistakes",
+    "syncronization across devices",
+    "which protocols are supported",
+    "what port for smtp",
+    "password",
 )
 
 
@@ -106,9 +155,18 @@ def make_queries(count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     queries = list(dict.fromkeys(FIXED_QUERIES))
     shapes = (
-        "{thing}", "{thing}", "{verb} {thing}", "{thing} {short}", "{word}", "{word} {thing}",
-        "how do I {verb} my {thing}", "how can I {verb} my {thing} {platform}", "why is my {thing} {problem}",
-        "what happens when I {verb} my {thing}", "where do I find my {thing}", "{thing} {problem}",
+        "{thing}",
+        "{thing}",
+        "{verb} {thing}",
+        "{thing} {short}",
+        "{word}",
+        "{word} {thing}",
+        "how do I {verb} my {thing}",
+        "how can I {verb} my {thing} {platform}",
+        "why is my {thing} {problem}",
+        "what happens when I {verb} my {thing}",
+        "where do I find my {thing}",
+        "{thing} {problem}",
     )
     seen = set(queries)
     while len(queries) < count:
@@ -116,8 +174,12 @@ def make_queries(count: int, seed: int) -> list[str]:
         thing = rng.choice(topic.things)
         on, short = rng.choice(corpus.PLATFORMS)
         text = rng.choice(shapes).format(
-            thing=thing.name.lower(), verb=rng.choice(thing.verbs), platform=on, short=short.lower(),
-            problem=rng.choice(thing.problems), word=rng.choice(topic.words),
+            thing=thing.name.lower(),
+            verb=rng.choice(thing.verbs),
+            platform=on,
+            short=short.lower(),
+            problem=rng.choice(thing.problems),
+            word=rng.choice(topic.words),
         )
         if len(text.split()) <= 3 or text.startswith(("how", "why", "what", "where")):
             if rng.random() < 0.2:
@@ -312,10 +374,14 @@ def verdict(value: float, target: float) -> str:
 def print_report(r: dict) -> None:
     c, env = r["corpus"], r["environment"]
     print()
-    print(f"Search benchmark: {c['articles']:,} articles, {c['index_documents']:,} index documents, "
-          f"{c['words']:,} words; {r['queries']} queries, {r['repeats']} repeated passes; seed {r['seed']}")
-    print(f"{env['python']}, whoosh-reloaded {env['whoosh']}, SQLite {env['sqlite']}, {env['cpus']} CPUs, "
-          f"load average {env['load_before']:.1f} before, {env['load_after']:.1f} after")
+    print(
+        f"Search benchmark: {c['articles']:,} articles, {c['index_documents']:,} index documents, "
+        f"{c['words']:,} words; {r['queries']} queries, {r['repeats']} repeated passes; seed {r['seed']}"
+    )
+    print(
+        f"{env['python']}, whoosh-reloaded {env['whoosh']}, SQLite {env['sqlite']}, {env['cpus']} CPUs, "
+        f"load average {env['load_before']:.1f} before, {env['load_after']:.1f} after"
+    )
     print()
     print(f"{'step':<36}{'wall s':>9}{'CPU s':>9}   target (wall)")
     for key, name, target in [
@@ -333,30 +399,47 @@ def print_report(r: dict) -> None:
 
     def row(name, t, note=""):
         if t:
-            print(f"{name:<36}{fmt_ms(t['median_ms']):>10}{fmt_ms(t['p99_ms']):>11}{fmt_ms(t['mean_ms']):>11}"
-                  f"{fmt_ms(t['cpu_median_ms']):>12}{fmt_ms(t['cpu_p99_ms']):>11}   {note}")
+            print(
+                f"{name:<36}{fmt_ms(t['median_ms']):>10}{fmt_ms(t['p99_ms']):>11}{fmt_ms(t['mean_ms']):>11}"
+                f"{fmt_ms(t['cpu_median_ms']):>12}{fmt_ms(t['cpu_p99_ms']):>11}   {note}"
+            )
 
     w, f, s = r["whoosh"], r["fts5"], r["shipped"]
-    row("whoosh, first time seen", w["first"], f"median {verdict(w['first']['median_ms'], TARGETS_MS['median'])}, "
-        f"p99 {verdict(w['first']['p99_ms'], TARGETS_MS['p99'])}")
+    row(
+        "whoosh, first time seen",
+        w["first"],
+        f"median {verdict(w['first']['median_ms'], TARGETS_MS['median'])}, "
+        f"p99 {verdict(w['first']['p99_ms'], TARGETS_MS['p99'])}",
+    )
     row("whoosh, repeated", w["repeated"])
     row("whoosh, term cache emptied each time", w["cold_terms"])
     row("FTS5, first time seen", f["first"])
     row("FTS5, repeated", f["repeated"])
     ratio = r["ratios"]
-    print(f"{'ratio whoosh / FTS5 (first seen)':<36}{ratio['median']:>9.1f}x{ratio['p99']:>10.1f}x{ratio['mean']:>10.1f}x"
-          f"{ratio['cpu_median']:>11.1f}x{ratio['cpu_p99']:>10.1f}x")
-    row("shipped KB, first time seen", s["first"],
-        f"median {verdict(s['first']['median_ms'], TARGETS_MS['shipped_median'])}")
+    print(
+        f"{'ratio whoosh / FTS5 (first seen)':<36}{ratio['median']:>9.1f}x{ratio['p99']:>10.1f}x{ratio['mean']:>10.1f}x"
+        f"{ratio['cpu_median']:>11.1f}x{ratio['cpu_p99']:>10.1f}x"
+    )
+    row(
+        "shipped KB, first time seen",
+        s["first"],
+        f"median {verdict(s['first']['median_ms'], TARGETS_MS['shipped_median'])}",
+    )
     row("shipped KB, repeated", s["repeated"])
     print()
-    print(f"Opening the index: {w['open_ms']:.1f} ms ({c['articles']:,} articles), {s['open_ms']:.1f} ms (shipped); "
-          f"then warming the term cache in the background: {w['warm_seconds']:.2f} s, {w['warmed_postings']:,} postings "
-          f"(searches waited for it). Postings cached after the first pass: {w['cached_postings']:,}.")
-    print(f"Queries with at least one hit: whoosh {w['queries_with_hits']}/{r['queries']}, "
-          f"FTS5 {f['queries_with_hits']}/{r['queries']} (FTS5 has no typo correction or synonyms).")
-    print("Nothing caches results: 'repeated' differs from 'first time seen' only by warmer term, stem, "
-          "spelling and stored-field caches.")
+    print(
+        f"Opening the index: {w['open_ms']:.1f} ms ({c['articles']:,} articles), {s['open_ms']:.1f} ms (shipped); "
+        f"then warming the term cache in the background: {w['warm_seconds']:.2f} s, {w['warmed_postings']:,} postings "
+        f"(searches waited for it). Postings cached after the first pass: {w['cached_postings']:,}."
+    )
+    print(
+        f"Queries with at least one hit: whoosh {w['queries_with_hits']}/{r['queries']}, "
+        f"FTS5 {f['queries_with_hits']}/{r['queries']} (FTS5 has no typo correction or synonyms)."
+    )
+    print(
+        "Nothing caches results: 'repeated' differs from 'first time seen' only by warmer term, stem, "
+        "spelling and stored-field caches."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -366,7 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="passes over the queries after the first (default 2)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the corpus and the queries")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    parser.add_argument("--workdir", type=Path, help="keep the corpus and indexes here instead of a temporary directory")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the corpus and indexes here instead of a temporary directory"
+    )
     parser.add_argument("--profile", type=Path, help="profile the first pass of searches into this file and print it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

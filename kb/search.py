@@ -210,7 +210,7 @@ def search(
     hits: list[SearchHit] = []
     ranked_articles: set[str] = set()
     dropped = 0
-    for docnum, score in zip(docnums, scores):
+    for docnum, score in zip(docnums, scores, strict=True):
         fields = ranker.stored_fields(searcher, docnum)
         slug, anchor = fields["slug"], fields["anchor"]
         article = library.articles.get(slug)

@@ -26,9 +26,14 @@ def make_index(docs=240, segments=1, deleted=()):
             for n in range(start, min(docs, start + per)):
                 picked = rng.choice(WORDS, size=int(rng.integers(3, 40)))
                 writer.add_document(
-                    id=f"a{n}#s", slug=f"a{n}", anchor="s", kind="section",
-                    title=" ".join(picked[:3]), article_title=f"article {picked[0]}",
-                    body=" ".join(picked), tags=",".join(picked[:2]),
+                    id=f"a{n}#s",
+                    slug=f"a{n}",
+                    anchor="s",
+                    kind="section",
+                    title=" ".join(picked[:3]),
+                    article_title=f"article {picked[0]}",
+                    body=" ".join(picked),
+                    tags=",".join(picked[:2]),
                 )
     if deleted:
         with ix.writer() as writer:
@@ -50,10 +55,20 @@ def whoosh_scores(searcher, query):
 
 QUERIES = [
     wq.Or([wq.Term("body", "mail")]),
-    wq.Or([wq.Or([wq.Term(f, "password") for f in ("title", "body", "tags")]),
-           wq.Or([wq.Term(f, "reset") for f in ("title", "body")])], scale=0.9),
-    wq.Or([wq.Or([wq.Term(f, w) for f in ("title", "article_title", "body", "tags")]) for w in ("share", "printer", "sync")],
-          scale=0.9),
+    wq.Or(
+        [
+            wq.Or([wq.Term(f, "password") for f in ("title", "body", "tags")]),
+            wq.Or([wq.Term(f, "reset") for f in ("title", "body")]),
+        ],
+        scale=0.9,
+    ),
+    wq.Or(
+        [
+            wq.Or([wq.Term(f, w) for f in ("title", "article_title", "body", "tags")])
+            for w in ("share", "printer", "sync")
+        ],
+        scale=0.9,
+    ),
 ]
 
 

@@ -107,8 +107,13 @@ def test_snippets_mark_exactly_the_words_the_analyzer_matches(text, words):
 
 
 def test_a_snippet_joins_two_short_fragments_and_escapes_them():
-    text = ("Billing starts here. " + "Filler words that say nothing at all. " * 12 + "Your invoice <b>total</b> is shown. "
-            + "More filler that says nothing. " * 12 + "The refund arrives in ten days.")
+    text = (
+        "Billing starts here. "
+        + "Filler words that say nothing at all. " * 12
+        + "Your invoice <b>total</b> is shown. "
+        + "More filler that says nothing. " * 12
+        + "The refund arrives in ten days."
+    )
     snippet = snippet_html(text, frozenset({"invoic", "refund"}))
     first, second = snippet.split(" … ")
     assert "<mark>invoice</mark> &lt;b&gt;total&lt;/b&gt;" in first and "<mark>refund</mark>" in second
