@@ -64,6 +64,10 @@ class Ranker:
         self._postings: OrderedDict[Term, tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
         self._cached = 0
         self._stored: OrderedDict[int, dict] = OrderedDict()
+        # Every term of the warmed fields, once warming has listed them: a term that is not
+        # there (a typo, a synonym no article uses) is answered without a look in the index.
+        self._known: frozenset[Term] | None = None
+        self._known_fields: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._warm = threading.Event()
@@ -86,6 +90,8 @@ class Ranker:
         for field in fields:
             from_bytes = searcher.schema[field].from_bytes
             terms += [(info.doc_frequency(), field, from_bytes(btext)) for btext, info in reader.iter_field(field)]
+        self._known = frozenset((field, text) for _, field, text in terms)
+        self._known_fields = frozenset(fields)
         terms.sort(key=lambda t: -t[0])
         budget, read = self.max_postings * 3 // 4, 0
         for count, (frequency, field, text) in enumerate(terms):
@@ -175,6 +181,9 @@ class Ranker:
             if key in self._postings:
                 self._postings.move_to_end(key)
                 return self._postings[key]
+        known = self._known
+        if known is not None and field in self._known_fields and key not in known:
+            return None
         ids, weights = self._read(searcher.reader(), field, text)
         if not len(ids):
             self._remember(key, None, 1)

@@ -263,24 +263,27 @@ def learn_stems(words: Iterable[str]) -> None:
             _stem(word)
 
 
-@functools.lru_cache(maxsize=1024)
-def _candidates(prefixes: tuple[str, ...]) -> re.Pattern:
-    """Match the tokens (as ``TOKEN_RE`` cuts them) that start with one of ``prefixes``.
+@functools.lru_cache(maxsize=256)
+def _candidates(initials: str) -> re.Pattern:
+    """Match the tokens (as ``TOKEN_RE`` cuts them) that start with one of the letters ``initials``.
 
-    A word can only stem to a query term if it starts with that term's first two letters
-    (or, for three exceptions, their other spelling): the regex skips every other word in C.
+    The regex skips, in C, every word that cannot be a match; few queries bring a new set
+    of first letters, so the compiled patterns are reused.
     """
-    alternatives = "|".join(map(re.escape, prefixes))
-    return re.compile(r"(?<![\w.])(?<!\w\.)(?:" + alternatives + r")\w*(?:\.\w+)*", re.IGNORECASE)
+    return re.compile(r"(?<![\w.])(?<!\w\.)[" + re.escape(initials) + r"]\w*(?:\.\w+)*", re.IGNORECASE)
 
 
 def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
     """Return (start, end, term) of every word of ``text`` that the analyzer turns into one of ``terms``."""
-    found = []
+    # A word can only stem to a term if it starts with the term's first two letters (or,
+    # for three exceptions, their other spelling).
     prefixes = {term[:2] for term in terms}
     prefixes |= {other for prefix in list(prefixes) for other in _OTHER_PREFIXES.get(prefix, ())}
-    for match in _candidates(tuple(sorted(prefixes))).finditer(text):
+    found = []
+    for match in _candidates("".join(sorted({prefix[0] for prefix in prefixes}))).finditer(text):
         word = match.group().lower()
+        if word[:2] not in prefixes:
+            continue
         # The analyzer does not stem stop words and one-letter words.
         root = word if len(word) < 2 or word in STOP_WORDS else _stem(word)
         if root in terms:
