@@ -221,3 +221,16 @@ def test_warming_stops_once_the_build_is_replaced():
         ranker = Ranker(searcher)
         ranker.stop()
         assert ranker.warm(searcher, ["body", "title"]) == 0 and ranker.cached_postings == 0
+
+
+def test_after_warming_an_unknown_term_is_answered_without_the_index(monkeypatch):
+    ix = make_index()
+    with ix.searcher() as searcher:
+        ranker = Ranker(searcher)
+        ranker.warm(searcher, ["body"])
+
+        def no_reading(*args):
+            raise AssertionError("read the index")
+
+        monkeypatch.setattr(ranker, "_read", no_reading)
+        assert ranker.rank(searcher, [("body", "zzzz"), ("body", "mail")], 0.9, 5)[2] > 0
