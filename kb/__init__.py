@@ -11,7 +11,9 @@ Concepts:
   built from the articles it makes the **normaliser** that search and the answer bot
   share: one layer for "pop 3", "outgoign" and "login".
 - The **index** (Whoosh) holds one document per article and one per section; it is
-  built aside and swapped in atomically.
+  built aside and swapped in atomically. Search scores it in bulk (``kb.ranking``) from
+  term postings cached in memory; the caches belong to one opened build and are warmed
+  in the background when it is opened, so a rebuild starts them afresh.
 - **Responses** (``responses.yml``) are the bot's canned answers, keyed by intent.
 
 Nothing here imports Flask or the classifier: the web layer wires them together.
