@@ -11,7 +11,9 @@ Concepts:
   built from the articles it makes the **normaliser** that search and the answer bot
   share: one layer for "pop 3", "outgoign" and "login".
 - The **index** (Whoosh) holds one document per article and one per section; it is
-  built aside and swapped in atomically.
+  built aside and swapped in atomically. Search scores it in bulk (``kb.ranking``) from
+  term postings cached in memory; the caches belong to one opened build and are warmed
+  in the background when it is opened, so a rebuild starts them afresh.
 - **Responses** (``responses.yml``) are the bot's canned answers, keyed by intent.
 
 Nothing here imports Flask or the classifier: the web layer wires them together.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from kb.answers import Answer, Responses, clarify_answer, fallback_answer, load_responses, render_responses
 from kb.articles import Library, load_articles
-from kb.search import IndexSearcher, search
+from kb.search import IndexSearcher, learn_stems, search
 from kb.settings import MailSettings, load_settings
 from kb.text import Lexicon, Normalizer, build_normalizer, count_words, load_lexicon
 
@@ -71,6 +73,7 @@ def make_normalizer(library: Library, lexicon: Lexicon, extra_vocabulary: dict[s
             if normalizer.speller.correct(word) == word:
                 vocabulary[word] = vocabulary.get(word, 0) + count
         normalizer = build_normalizer(lexicon, vocabulary)
+    learn_stems(vocabulary)
     return normalizer
 
 

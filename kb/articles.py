@@ -12,7 +12,7 @@ from pathlib import Path
 import frontmatter
 import yaml
 
-from kb.render import Section, markdown_to_html, split_sections
+from kb.render import MarkdownRenderer, Section, split_sections
 from kb.settings import MailSettings, fill_placeholders, unknown_placeholders
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ def _front_matter_end(lines: list[str]) -> int:
     return 0
 
 
-def _parse_file(name: str, raw: str, settings: MailSettings, article_url: str) -> tuple[Article | None, list[Problem]]:
+def _parse_file(
+    name: str, raw: str, settings: MailSettings, article_url: str, render: MarkdownRenderer | None = None
+) -> tuple[Article | None, list[Problem]]:
     """Parse one article file; return it, or None with the problems that stop it."""
     lines = raw.splitlines()
     body_start = _front_matter_end(lines)
@@ -131,7 +133,7 @@ def _parse_file(name: str, raw: str, settings: MailSettings, article_url: str) -
         return None, problems
 
     body = fill_placeholders(post.content, settings)
-    html = markdown_to_html(body, article_url)
+    html = (render or MarkdownRenderer(article_url))(body)
     title = str(meta["title"])
     digest = hashlib.sha256(f"{slug}\n{raw}\n{settings!r}".encode()).hexdigest()
     article = Article(
@@ -174,13 +176,14 @@ def load_articles(directory: str | Path, settings: MailSettings, article_url: st
     articles: dict[str, Article] = {}
     problems: list[Problem] = []
     sources: dict[str, str] = {}
+    render = MarkdownRenderer(article_url)
     for path in sorted(Path(directory).glob("*.md")):
         try:
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(path.name, 1, f"cannot read file: {exc}"))
             continue
-        article, found = _parse_file(path.name, raw, settings, article_url)
+        article, found = _parse_file(path.name, raw, settings, article_url, render)
         problems += found
         if article is None:
             continue

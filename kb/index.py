@@ -2,7 +2,9 @@
 
 Every build goes into a fresh directory beside the live one; a pointer file is then
 replaced atomically, so a reader sees either the old index or the new one, never half
-of either. A build that finds every article unchanged writes nothing.
+of either. A build that finds every article unchanged writes nothing; one that finds a
+few changed starts from hard links to the live build's files (Whoosh never rewrites a
+segment file, it only adds new ones) and reindexes just those articles.
 """
 
 from __future__ import annotations
@@ -28,18 +30,29 @@ log = logging.getLogger(__name__)
 # Porter2 undoubles consonants ("resetting" -> "reset"); Whoosh's default Porter does not.
 ANALYZER = StemmingAnalyzer(stemfn=stem)
 
+# Text fields keep no word positions (phrase=False): search never asks for a phrase, and
+# positions make the index larger and every posting slower to write and to read. Only
+# `slug` is indexed among the identifiers (a rebuild deletes an article's documents by
+# it); `id` and `kind` are only read back from hits, so they are stored, not indexed.
 SCHEMA = Schema(
-    id=ID(stored=True, unique=True),
+    id=STORED,
     slug=ID(stored=True),
     anchor=STORED,
-    kind=ID(stored=True),
-    title=TEXT(analyzer=ANALYZER, field_boost=3.0),
-    article_title=TEXT(analyzer=ANALYZER, field_boost=1.5),
-    summary=TEXT(analyzer=ANALYZER, field_boost=1.5),
-    body=TEXT(analyzer=ANALYZER),
+    kind=STORED,
+    title=TEXT(analyzer=ANALYZER, field_boost=3.0, phrase=False),
+    article_title=TEXT(analyzer=ANALYZER, field_boost=1.5, phrase=False),
+    summary=TEXT(analyzer=ANALYZER, field_boost=1.5, phrase=False),
+    body=TEXT(analyzer=ANALYZER, phrase=False),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True, field_boost=2.0),
 )
 SEARCH_FIELDS = ("title", "article_title", "summary", "body", "tags")
+# Bump when SCHEMA or documents() change: a build then reindexes everything instead of
+# adding new documents to segments written the old way.
+INDEX_FORMAT = 2
+# A full build of at least this many articles is split between two writer processes.
+# Smaller ones are not worth the start-up cost (and tests never fork).
+PARALLEL_BUILD_ARTICLES = 2000
+BUILD_PROCESSES = 2
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
@@ -115,12 +128,38 @@ def open_index(index_dir: str | Path):
 
 
 def _read_manifest(path: Path | None) -> dict[str, str]:
+    """Return the live build's article digests, or nothing if it was built another way."""
     if path is None:
         return {}
     try:
-        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if not isinstance(manifest, dict) or manifest.get("format") != INDEX_FORMAT:
+        return {}
+    return manifest.get("articles") or {}
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a file of the live build into the new one; copy where links are not possible."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _parallel(articles: int) -> bool:
+    """Tell whether indexing this many articles is worth a second writer process."""
+    return articles >= PARALLEL_BUILD_ARTICLES and BUILD_PROCESSES > 1 and (os.cpu_count() or 1) > 1
+
+
+def _writer(ix, parallel: bool):
+    """Open a writer: several processes for a big build, one otherwise."""
+    if parallel:
+        # multisegment: each process's segment is kept as it is; merging them would
+        # take about as long as the time the second process saved.
+        return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128)
+    return ix.writer(limitmb=256)
 
 
 def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:
@@ -153,20 +192,35 @@ def build_index(library: Library, index_dir: str | Path, *, full: bool = False) 
     build = index_dir / f"build-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     try:
         if live is not None and before:
-            shutil.copytree(live, build)
+            # Whoosh only ever adds files; the manifest and the lock are ours to rewrite, so they are left behind.
+            shutil.copytree(live, build, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("*LOCK*", MANIFEST))
             ix = whoosh_index.open_dir(str(build))
         else:
             build.mkdir()
             ix = whoosh_index.create_in(str(build), SCHEMA)
             added, updated, removed, unchanged = list(after), [], [], 0
-        with ix.writer(limitmb=256) as writer:
+        parallel = _parallel(len(added) + len(updated))
+        written = 0
+        with _writer(ix, parallel) as writer:
             for slug in updated + removed:
                 writer.delete_by_term("slug", slug)
             for slug in added + updated:
                 for doc in documents(library.articles[slug]):
                     writer.add_document(**doc)
+                    written += 1
+        if parallel:
+            # Whoosh's multiprocess writer drops a worker's documents without a word if the
+            # worker's result does not arrive in time: never swap in an index that lost some.
+            kept = set(added) | set(updated)
+            expected = written + sum(len(documents(a)) for slug, a in library.articles.items() if slug not in kept)
+            if ix.doc_count() != expected:
+                raise RuntimeError(f"index build lost documents: {ix.doc_count()} of {expected}")
         ix.close()
-        (build / MANIFEST).write_text(json.dumps(after, sort_keys=True), encoding="utf-8")
+        manifest = {"format": INDEX_FORMAT, "articles": after}
+        # A new file, never an overwrite: a linked file would change in the live build too.
+        tmp = build / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, build / MANIFEST)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise

@@ -68,10 +68,25 @@ def sanitize_html(fragment: str) -> str:
     return nh3.clean(fragment, attributes=ALLOWED_ATTRIBUTES, url_schemes=ALLOWED_URL_SCHEMES)
 
 
+class MarkdownRenderer:
+    """Render Markdown to sanitised HTML with stable heading anchors, reusing one parser.
+
+    Setting up a parser with its extensions costs about as much as rendering a short
+    article, so loading many articles renders them all with one instance. An instance is
+    not safe to share between threads.
+    """
+
+    def __init__(self, article_url: str = "/articles/"):
+        self._md = markdown.Markdown(extensions=[*MARKDOWN_EXTENSIONS, _ArticleLinksExtension(article_url)])
+
+    def __call__(self, source: str) -> str:
+        self._md.reset()
+        return sanitize_html(self._md.convert(source))
+
+
 def markdown_to_html(source: str, article_url: str = "/articles/") -> str:
     """Render Markdown to sanitised HTML with stable heading anchors."""
-    md = markdown.Markdown(extensions=[*MARKDOWN_EXTENSIONS, _ArticleLinksExtension(article_url)])
-    return sanitize_html(md.convert(source))
+    return MarkdownRenderer(article_url)(source)
 
 
 def split_sections(article_html: str, title: str) -> list[Section]:
@@ -165,6 +180,9 @@ class _TextWriter(HTMLParser):
 
 def html_to_text(fragment: str, links: bool = False) -> str:
     """Return the readable text of an HTML fragment; with ``links``, URLs follow link text."""
+    if "<" not in fragment and "&" not in fragment:
+        # No markup (most headings): what the parser would return, without parsing.
+        return re.sub(r"\s+", " ", fragment).strip()
     writer = _TextWriter(links)
     writer.feed(fragment)
     writer.close()

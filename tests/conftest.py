@@ -16,7 +16,8 @@ from werkzeug.serving import make_server
 from app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE_ARTICLES = ROOT.parent / "shared" / "source-articles"
+# The support team's own text of each article, as published; articles/ restates it.
+SOURCE_ARTICLES = ROOT / "tests" / "data" / "source-articles"
 TINY_INTENTS = ROOT / "tests" / "data" / "intents.yml"
 TINY_RESPONSES = ROOT / "tests" / "data" / "responses.yml"
 

@@ -121,3 +121,24 @@ def test_unknown_placeholder_is_reported_with_its_line(tmp_path):
 def test_private_attributes_are_not_placeholders(tmp_path):
     write_article(tmp_path, "sneaky", body="{imap.__class__}\n")
     assert "unknown placeholder" in load(tmp_path).problems[0].message
+
+
+def test_one_renderer_renders_each_article_as_a_fresh_parser_would():
+    from kb.render import MarkdownRenderer, markdown_to_html
+
+    render = MarkdownRenderer()
+    first = "# Title\n\n## Same\n\nText with [a link](other.md#part).\n\n## Same\n\n1. one\n2. two\n"
+    second = "## Same\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n[^note]: not a footnote\n"
+    assert render(first) == markdown_to_html(first)
+    assert render(second) == markdown_to_html(second)
+    assert 'id="same"' in render(second)  # anchors from the previous article do not carry over
+
+
+def test_plain_text_takes_the_short_way_to_the_same_text():
+    from kb.render import _TextWriter, html_to_text
+
+    for fragment in ["  Set up   your\n mail\t", "- not a list", "1. not numbered", "", "x\u00a0y"]:
+        writer = _TextWriter(False)
+        writer.feed(fragment)
+        writer.close()
+        assert html_to_text(fragment) == writer.text()

@@ -1,10 +1,12 @@
 """Index builds: atomic swap, skipping unchanged articles, and readers that follow a rebuild."""
 
+import json
 import os
+from pathlib import Path
 
 from conftest import write_article
 from kb import load_knowledge_base
-from kb.index import POINTER, build_index, current_path
+from kb.index import MANIFEST, POINTER, build_index, current_path
 from kb.search import search
 
 
@@ -97,3 +99,53 @@ def test_full_rebuild_reindexes_everything(tmp_path):
     build_index(reload(articles, index_dir).library, index_dir)
     report = build_index(reload(articles, index_dir).library, index_dir, full=True)
     assert report.added == 2 and report.changed
+
+
+def test_a_rebuild_shares_unchanged_segment_files_and_leaves_the_live_build_intact(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    first = build_index(reload(articles, index_dir).library, index_dir)
+    before = {p.name: p.read_bytes() for p in Path(first.path).iterdir()}
+    write_article(articles, "beta", body="Intro.\n\n## Cherries\n\nDark cherries are sweet.\n")
+    second = build_index(reload(articles, index_dir).library, index_dir)
+    shared = [p for p in Path(first.path).glob("*.seg") if (Path(second.path) / p.name).exists()]
+    assert shared and all(os.path.samefile(p, Path(second.path) / p.name) for p in shared)
+    assert {p.name: p.read_bytes() for p in Path(first.path).iterdir()} == before
+
+
+def test_an_index_written_in_an_older_format_is_rebuilt_in_full(tmp_path):
+    articles, index_dir = setup_kb(tmp_path)
+    first = build_index(reload(articles, index_dir).library, index_dir)
+    manifest = Path(first.path) / MANIFEST
+    digests = json.loads(manifest.read_text())["articles"]
+    manifest.write_text(json.dumps(digests))  # the first format: digests only
+    report = build_index(reload(articles, index_dir).library, index_dir)
+    assert (report.added, report.unchanged, report.changed) == (2, 0, True)
+
+
+def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkeypatch):
+    articles, index_dir = setup_kb(tmp_path)
+    for n in range(6):
+        write_article(articles, f"extra-{n}", body=f"Intro.\n\n## Part {n}\n\nGrapes number {n} grow here.\n")
+    single = reload(articles, index_dir)
+    build_index(single.library, index_dir)
+    expected = {text: titles(single, text) for text in ("apples", "grapes", "grow")}
+    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 2)
+    parallel_dir = tmp_path / "parallel"
+    parallel = reload(articles, parallel_dir)
+    build_index(parallel.library, parallel_dir, full=True)
+    assert len(parallel.index.searcher().reader().leaf_readers()) >= 1
+    assert {text: titles(parallel, text) for text in expected} == expected
+
+
+def test_a_parallel_build_that_loses_documents_is_not_swapped_in(tmp_path, monkeypatch):
+    articles, index_dir = setup_kb(tmp_path)
+    good = build_index(reload(articles, index_dir).library, index_dir)
+    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 1)
+    monkeypatch.setattr("whoosh.index.FileIndex.doc_count", lambda self: 0)
+    try:
+        build_index(reload(articles, index_dir).library, index_dir, full=True)
+    except RuntimeError as exc:
+        assert "lost documents" in str(exc)
+    else:
+        raise AssertionError("the build should have failed")
+    assert current_path(index_dir).name == os.path.basename(good.path)

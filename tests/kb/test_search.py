@@ -1,11 +1,14 @@
 """Search quality on realistic help-center queries, typos included, and hostile input."""
 
+import html
+import re
+
 import pytest
 
 from conftest import write_article
 from kb import load_knowledge_base
-from kb.index import build_index
-from kb.search import search
+from kb.index import ANALYZER, build_index
+from kb.search import SNIPPET_CHARS, _matches, search, snippet_html
 
 
 def run(app, text, **kwargs):
@@ -86,3 +89,57 @@ def test_an_article_hit_is_dropped_below_its_own_sections(app):
     assert len(urls) == len(set(urls))
     if "/articles/email-protocols" in urls:
         assert urls.index("/articles/email-protocols") < urls.index("/articles/email-protocols#pop3-not-supported")
+
+
+SNIPPET_TEXTS = [
+    "Connect to imap.proredline.com on port 993. If IMAP fails, check the server name (imap.proredline.com) again.",
+    "He was dying to know why the lying clock kept tying up the queue; skies were grey, policies were changed.",
+    "Your signatures, your signature's look and the signing rules: <b>bold</b> & more. " * 3,
+]
+
+
+@pytest.mark.parametrize("text", SNIPPET_TEXTS)
+@pytest.mark.parametrize("words", [["imap", "server"], ["die", "lie", "tie", "sky", "policy"], ["signature", "your"]])
+def test_snippets_mark_exactly_the_words_the_analyzer_matches(text, words):
+    terms = frozenset(token.text for word in words for token in ANALYZER(word, removestops=False))
+    expected = [(t.startchar, t.endchar) for t in ANALYZER(text, chars=True, removestops=False) if t.text in terms]
+    assert [(start, end) for start, end, _ in _matches(text, terms)] == expected
+
+
+def test_a_snippet_joins_two_short_fragments_and_escapes_them():
+    text = (
+        "Billing starts here. "
+        + "Filler words that say nothing at all. " * 12
+        + "Your invoice <b>total</b> is shown. "
+        + "More filler that says nothing. " * 12
+        + "The refund arrives in ten days."
+    )
+    snippet = snippet_html(text, frozenset({"invoic", "refund"}))
+    first, second = snippet.split(" … ")
+    assert "<mark>invoice</mark> &lt;b&gt;total&lt;/b&gt;" in first and "<mark>refund</mark>" in second
+    plain = re.sub(r"</?mark>", "", snippet)
+    assert all(len(html.unescape(part)) <= SNIPPET_CHARS for part in plain.split(" … "))
+
+
+def test_a_snippet_without_a_match_is_the_start_of_the_text():
+    text = "Plain words only, <nothing> to mark here. " * 10
+    snippet = snippet_html(text, frozenset({"zebra"}))
+    assert "<mark>" not in snippet and snippet.startswith("Plain words only, &lt;nothing&gt;") and snippet.endswith("…")
+
+
+def test_counting_words_counts_every_occurrence():
+    from kb.text import count_words, words
+
+    texts = ["Reset the password, then reset it again.", "imap.proredline.com and IMAP", ""]
+    expected = {}
+    for text in texts:
+        for word in words(text):
+            expected[word] = expected.get(word, 0) + 1
+    assert count_words(texts) == expected and count_words(iter(texts)) == expected
+
+
+def test_a_snippet_of_text_with_private_use_characters_is_still_marked_and_escaped():
+    text = "Odd \ue000 and \ue001 characters <here> next to the invoice."
+    assert snippet_html(text, frozenset({"invoic"})) == (
+        "Odd \ue000 and \ue001 characters &lt;here&gt; next to the <mark>invoice</mark>."
+    )
