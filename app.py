@@ -2315,9 +2315,10 @@ def build_reports(days: int) -> Reports:
     top = tuple((intent, label(intent), count) for intent, count in totals.most_common())
     trend = tuple((intent, tuple(per_day[intent][d] for d in day_list)) for intent, _, _ in top[:TREND_INTENTS])
 
-    searched = db.session.execute(
-        sa.select(Event.results == 0, sa.func.count()).where(Event.kind == "search", Event.at >= since).group_by(Event.results == 0)
-    ).all()
+    searches, zero_results = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Event.results == 0, 1), else_=0)), 0))
+        .where(Event.kind == "search", Event.at >= since)
+    ).one()
     votes = db.session.execute(
         sa.select(Event.intent, Event.target, Event.helpful, sa.func.count())
         .where(Event.kind == "vote", Event.at >= since, Event.helpful.is_not(None))
@@ -2327,8 +2328,8 @@ def build_reports(days: int) -> Reports:
         days=day_list,
         questions=sum(questions_day.values()),
         fallbacks=sum(fallback_day.values()),
-        searches=sum(count for _, count in searched),
-        zero_results=sum(count for zero, count in searched if zero),
+        searches=searches,
+        zero_results=int(zero_results),
         top_intents=top,
         trend=trend,
         fallback_by_day=tuple((d, questions_day[d], fallback_day[d]) for d in day_list),
