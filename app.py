@@ -2410,8 +2410,7 @@ def report_charts(reports: Reports) -> dict:
         "by_intent": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],
                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_intent[:10]]),
         "by_section": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_section[:10]],
-                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]],
-                                       label_width=240),
+                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]]),
     }
 
 

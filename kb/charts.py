@@ -109,7 +109,7 @@ def format_number(value: float, percent: bool = False) -> str:
     """Write a value as a person would read it on a chart."""
     if percent:
         return f"{value * 100:.0f}%"
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def bar_chart(
@@ -118,7 +118,7 @@ def bar_chart(
     width: int = 560,
     bar_height: int = 22,
     gap: int = 8,
-    label_width: int = 180,
+    label_width: int = 220,
     value_width: int = 100,
     value_texts: Sequence[str] | None = None,
 ) -> BarChart:
