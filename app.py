@@ -1554,6 +1554,8 @@ ANALYTICS_DEFAULTS = {
     "GAP_WINDOW_DAYS": 30,
     "GAP_MAX_SIGNALS": 20_000,
     "REPORT_DAYS": 30,
+    # How much lower a score may be after a change to the training data or synonyms; 0: not lower at all.
+    "GATE_TOLERANCE": 0.0,
 }
 CHANNELS = ("widget", "help_center", "agent", "api")
 # The widget's panel is a page of this app under this path, so its requests name it as referrer.
@@ -2045,8 +2047,9 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
     questions = intent_data.load_questions(config["HELDOUT_PATH"])
     before = current_assessment(config, training, normalizer, questions)
     new_training, new_lexicon, new_normalizer = changed
-    model, after = assess(new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint)
-    verdict = judge(before, after)
+    model, after = assess(new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint,
+                          reference=training)
+    verdict = judge(before, after, config["GATE_TOLERANCE"])
     if verdict.accepted:
         candidate.replace(target)
         intent_model.save(model, config["MODEL_PATH"])

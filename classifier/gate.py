@@ -4,16 +4,24 @@ A change (new examples, or a new normaliser after a synonym was added) is assess
 way ``flask evaluate`` measures the model: cross-validation accuracy on the training data
 and, with the model trained on all of it, the held-out questions' in-scope accuracy and
 out-of-scope recall. The change is accepted only if none of the three is lower than
-before. One cross-validation pass serves both the accuracy and the thresholds, so an
-assessment costs about one training.
+before (or lower by more than a tolerance the operator may allow).
+
+Like is compared with like. Each example keeps its fold whatever else is added (the fold
+is a hash of its text), and the changed data's cross-validation accuracy is measured on
+the examples the data had before. Otherwise one added example would reshuffle every fold,
+and the accuracy would move by chance more than by the example. One cross-validation pass
+serves both the accuracy and the thresholds, so an assessment costs about one training.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 
-from classifier.data import LabelledQuestion, TrainingData
-from classifier.evaluate import evaluate_questions, top_accuracy
+import numpy as np
+
+from classifier.data import LabelledQuestion, TrainingData, example_key
+from classifier.evaluate import evaluate_questions
 from classifier.model import CV_FOLDS, IntentModel, Normalize, out_of_fold_probabilities, train
 
 # Scores are ratios of whole counts; anything closer than this is equal.
@@ -24,7 +32,7 @@ EPSILON = 1e-9
 class Assessment:
     """How well the model trained on some data scores."""
 
-    cv_accuracy: float
+    cv_accuracy: float  # on the reference examples (the data's own, or the data before a change)
     heldout_accuracy: float
     out_of_scope_recall: float
     examples: int
@@ -51,25 +59,43 @@ SCORES = (
 )
 
 
+def fold_of(text: str, folds: int) -> int:
+    """Return the fold an example always falls in, from its text alone."""
+    return int(hashlib.sha256(example_key(text).encode()).hexdigest(), 16) % folds
+
+
+def stable_splits(texts: list[str], folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (train, test) index arrays with every example in the fold of its text (empty folds left out)."""
+    assigned = np.array([fold_of(t, folds) for t in texts])
+    return [(np.flatnonzero(assigned != k), np.flatnonzero(assigned == k)) for k in range(folds) if (assigned == k).any()]
+
+
 def assess(
     data: TrainingData, normalize: Normalize, questions: list[LabelledQuestion], *,
-    fingerprint: str = "", folds: int = CV_FOLDS,
+    fingerprint: str = "", folds: int = CV_FOLDS, reference: TrainingData | None = None,
 ) -> tuple[IntentModel, Assessment]:
-    """Train on ``data`` and score it: cross-validation accuracy and the held-out questions."""
-    out_of_fold = out_of_fold_probabilities(data, normalize, folds)
+    """Train on ``data`` and score it: cross-validation accuracy and the held-out questions.
+
+    The accuracy counts the examples of ``reference`` (by default, all of ``data``).
+    """
+    texts, labels = data.pairs()
+    out_of_fold = out_of_fold_probabilities(data, normalize, folds, splits=stable_splits(texts, folds))
     model = train(data, normalize, fingerprint=fingerprint, folds=folds, out_of_fold=out_of_fold)
     _, held = evaluate_questions(model, questions, normalize)
-    texts, _ = data.pairs()
-    scores = Assessment(top_accuracy(*out_of_fold), held.in_scope_accuracy, held.out_of_scope_recall, len(texts))
-    return model, scores
+    probabilities, _, classes = out_of_fold
+    counted = {example_key(t) for t in (reference or data).pairs()[0]}
+    rows = [i for i, text in enumerate(texts) if example_key(text) in counted]
+    predicted = np.array(classes)[probabilities[rows].argmax(axis=1)]
+    accuracy = float(np.mean(predicted == np.array(labels)[rows])) if rows else 0.0
+    return model, Assessment(accuracy, held.in_scope_accuracy, held.out_of_scope_recall, len(texts))
 
 
-def judge(before: Assessment, after: Assessment) -> Verdict:
-    """Accept a change only if no score is lower than before; say which one fell, and by how much."""
+def judge(before: Assessment, after: Assessment, tolerance: float = 0.0) -> Verdict:
+    """Accept a change only if no score is lower than before (by more than ``tolerance``); say which fell."""
     fell = [
         f"{label} would fall from {getattr(before, name):.3f} to {getattr(after, name):.3f}"
         for name, label in SCORES
-        if getattr(after, name) < getattr(before, name) - EPSILON
+        if getattr(after, name) < getattr(before, name) - tolerance - EPSILON
     ]
     if fell:
         return Verdict(False, "refused: " + "; ".join(fell), before, after)

@@ -205,11 +205,14 @@ def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: lis
     return best
 
 
-def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS):
-    """Return (probabilities, labels, classes) from stratified k-fold cross-validation."""
+def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
+    """Return (probabilities, labels, classes) from stratified k-fold cross-validation.
+
+    ``splits`` (a list of (train, test) index arrays) replaces the stratified folds.
+    """
     texts, labels = data.pairs()
     texts = [normalize(t) for t in texts]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
+    splitter = splits or StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
     with threadpool_limits(1):
         probabilities = cross_val_predict(build_pipeline(), texts, labels, cv=splitter, method="predict_proba")
     return probabilities, labels, sorted(set(labels))

@@ -126,8 +126,8 @@ def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(g
 
 
 def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
-    agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": "intents:\n- intent: imap_settings\n"
-                                               "  examples: [incoming host for my mail app]\n"})
+    agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": "intents:\n- intent: pop3_enable\n"
+                                               "  examples: [please enable pop3 on my account]\n"})
     overlay_path = gap_app.config["INTENTS_OVERLAY_PATH"]
     overlay, model = Path(overlay_path).read_bytes(), gap_app.extensions["intent_model"]
     greetings = ["hey there friend", "good afternoon", "hiya", "howdy", "greetings", "hello bot", "hey hey", "hi all",
@@ -152,11 +152,11 @@ def test_the_same_batch_is_refused_by_the_command_line(gap_app, tmp_path):
     result = gap_app.test_cli_runner().invoke(args=["import-training", str(batch)])
     assert result.exit_code == 1 and "refused: cross-validation accuracy would fall" in result.output
     good = tmp_path / "good.yml"
-    good.write_text("intents:\n- intent: imap_settings\n  examples: [incoming host for my mail app]\n")
+    good.write_text("intents:\n- intent: pop3_enable\n  examples: [please enable pop3 on my account]\n")
     result = gap_app.test_cli_runner().invoke(args=["import-training", str(good)])
     assert result.exit_code == 0 and result.output.startswith("accepted:")
     exported = gap_app.test_cli_runner().invoke(args=["export-training"]).stdout
-    assert yaml.safe_load(exported)["intents"] == [{"intent": "imap_settings", "examples": ["incoming host for my mail app"]}]
+    assert yaml.safe_load(exported)["intents"] == [{"intent": "pop3_enable", "examples": ["please enable pop3 on my account"]}]
 
 
 @pytest.mark.parametrize("examples, reason", [

@@ -5,7 +5,7 @@ import pytest
 from classifier.data import (
     DataError, LabelledQuestion, add_examples, dump_examples, load_intents, load_training, merge_examples, parse_examples,
 )
-from classifier.gate import Assessment, assess, judge
+from classifier.gate import Assessment, assess, judge, stable_splits
 from conftest import TINY_INTENTS
 
 HELD_OUT = [
@@ -78,3 +78,28 @@ def test_any_lower_score_refuses_and_equal_scores_pass():
     assert judge(before, Assessment(0.9, 0.95, 0.8, 101)).accepted
     refused = judge(before, Assessment(0.91, 0.95, 0.75, 101))
     assert not refused.accepted and refused.reason == "refused: held-out out-of-scope recall would fall from 0.800 to 0.750"
+
+
+def test_examples_keep_their_fold_when_others_are_added():
+    texts = [f"example number {n}" for n in range(40)]
+    before = {texts[i]: k for k, (_, test) in enumerate(stable_splits(texts, 5)) for i in test}
+    grown = texts + [f"new example {n}" for n in range(15)]
+    after = {grown[i]: k for k, (_, test) in enumerate(stable_splits(grown, 5)) for i in test}
+    assert all(after[text] == fold for text, fold in before.items())
+    assert all(len(test) for _, test in stable_splits(texts[:3], 5))  # empty folds are left out
+
+
+def test_the_changed_data_is_scored_on_the_examples_it_had_before():
+    data = load_intents(TINY_INTENTS)
+    grown = merge_examples(data, {"pop3_enable": ("hey there friend", "good afternoon", "hiya")})
+    _, on_own = assess(grown, lower, HELD_OUT)
+    _, on_before = assess(grown, lower, HELD_OUT, reference=data)
+    assert on_own.examples == on_before.examples == 31
+    # The three mislabelled greetings are wrong out of fold, and count only against the grown data's own examples.
+    assert on_own.cv_accuracy < on_before.cv_accuracy
+
+
+def test_a_tolerance_lets_small_drops_through():
+    before, after = Assessment(0.90, 0.95, 0.8, 100), Assessment(0.895, 0.95, 0.8, 101)
+    assert not judge(before, after).accepted
+    assert judge(before, after, tolerance=0.01).accepted
