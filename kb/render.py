@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+import threading
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -84,9 +85,20 @@ class MarkdownRenderer:
         return sanitize_html(self._md.convert(source))
 
 
+_renderers = threading.local()
+
+
 def markdown_to_html(source: str, article_url: str = "/articles/") -> str:
-    """Render Markdown to sanitised HTML with stable heading anchors."""
-    return MarkdownRenderer(article_url)(source)
+    """Render Markdown to sanitised HTML with stable heading anchors.
+
+    Each thread keeps one renderer per article URL: answers that are rendered per request
+    (fallbacks, clarifying questions) then skip the parser's set-up.
+    """
+    cache = _renderers.__dict__
+    renderer = cache.get(article_url)
+    if renderer is None:
+        renderer = cache[article_url] = MarkdownRenderer(article_url)
+    return renderer(source)
 
 
 def split_sections(article_html: str, title: str) -> list[Section]:
