@@ -1626,6 +1626,7 @@ class KnowledgeChange(db.Model):
 
 
 EVENT_COLUMNS = {column.name: column for column in Event.__table__.columns if column.name != "id"}
+EVENT_LENGTHS = {name: column.type.length for name, column in EVENT_COLUMNS.items() if getattr(column.type, "length", None)}
 
 
 def prepare_event(event: dict) -> dict:
@@ -1635,9 +1636,9 @@ def prepare_event(event: dict) -> dict:
     for name in ("text", "reason"):
         if row[name]:
             row[name] = redact(row[name])
-    for name, column in EVENT_COLUMNS.items():
-        if isinstance(row[name], str) and getattr(column.type, "length", None):
-            row[name] = row[name][: column.type.length]
+    for name, length in EVENT_LENGTHS.items():
+        if isinstance(row[name], str) and len(row[name]) > length:
+            row[name] = row[name][:length]
     return row
 
 
@@ -1798,24 +1799,28 @@ def event_log() -> EventLog:
     return current_app.extensions["event_log"]
 
 
-def request_channel() -> str:
+def request_channel(req=None) -> str:
     """Say where a request came from: the widget, the help center, the agent console, or the API."""
-    declared = request.headers.get("X-Help-Channel", "").strip().lower()
+    req = req or request._get_current_object()  # one look-up: this runs on every answer
+    declared = req.headers.get("X-Help-Channel", "").strip().lower()
     if declared in CHANNELS:
         return declared
-    if request.blueprint == "agent" or request.endpoint == "api.api_reply":
+    blueprint = req.blueprint
+    if blueprint == "agent" or req.endpoint == "api.api_reply":
         return "agent"
-    if request.blueprint in ("pages", "analytics"):
+    if blueprint in ("pages", "analytics"):
         return "help_center"
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc == request.host and referrer.path.startswith(WIDGET_PATH):
-        return "widget"
+    referrer = req.referrer
+    if referrer and WIDGET_PATH in referrer:
+        parts = urlsplit(referrer)
+        if parts.netloc == req.host and parts.path.startswith(WIDGET_PATH):
+            return "widget"
     return "api"
 
 
-def request_session() -> str | None:
+def request_session(req) -> str | None:
     """Return the client's conversation id (the widget's ``session``), if the request names one."""
-    payload = request.get_json(silent=True) if request.is_json else None
+    payload = req.get_json(silent=True) if req.is_json else None
     value = payload.get("session") if isinstance(payload, dict) else None
     return clean_text(value)[:100] or None if isinstance(value, str) else None
 
@@ -1832,19 +1837,23 @@ def search_ref() -> str | None:
 def log_events(response):
     """Queue an event for the question answered or the search run by this request."""
     answered, searched = g.pop("answered", None), g.pop("searched", None)
-    if response.status_code != 200 or not (answered or searched) or not current_app.config["ANALYTICS_ENABLED"]:
+    if response.status_code != 200 or not (answered or searched):
         return response
-    channel, session_id = request_channel(), request_session()
+    events = event_log()
+    if not events.enabled:
+        return response
+    req = request._get_current_object()
+    channel, session_id = request_channel(req), request_session(req)
     if answered:
         question, prediction = answered
         choices = ",".join(i for i, _ in prediction.ranking[:2]) if prediction.clarify else None
-        event_log().record(
+        events.record(
             kind="ask", channel=channel, session=session_id, text=question, intent=prediction.intent,
             confidence=prediction.confidence, fallback=prediction.fallback, clarify=prediction.clarify, choices=choices,
         )
     if searched:
         text, results = searched
-        event_log().record(kind="search", channel=channel, session=session_id, text=text, results=results.total,
+        events.record(kind="search", channel=channel, session=session_id, text=text, results=results.total,
                            ref=g.get("search_ref"))
     return response
 
