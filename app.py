@@ -1526,7 +1526,6 @@ import dataclasses
 import queue
 import threading
 from collections import Counter, defaultdict
-from urllib.parse import urlsplit
 
 from wtforms.validators import AnyOf
 

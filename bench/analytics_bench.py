@@ -75,8 +75,13 @@ def run(rounds: int, block: int) -> dict:
         "median_ms": summary["on"]["median_ms"] - summary["off"]["median_ms"],
         "p99_ms": summary["on"]["p99_ms"] - summary["off"]["p99_ms"],
     }
-    summary["stored"] = {"events": stored, "expected": len(timings["on"]), "dropped": events.dropped,
-                         "failed": events.failed, "journal_mode": journal}
+    summary["stored"] = {
+        "events": stored,
+        "expected": len(timings["on"]),
+        "dropped": events.dropped,
+        "failed": events.failed,
+        "journal_mode": journal,
+    }
     summary["parts"] = summary_parts
     return summary
 
@@ -98,9 +103,20 @@ def parts(app, events, calls: int = 5000) -> dict:
             log_events(response)
         hook = (time.perf_counter() - started) / calls
     events.flush(60)
-    batch = [{"kind": "ask", "channel": "widget", "session": "parts", "text": f"{q} (mail me at jo@example.com)",
-              "intent": "imap_settings", "confidence": 0.9, "fallback": False, "clarify": False, "at": None}
-             for q in QUESTIONS * 5]
+    batch = [
+        {
+            "kind": "ask",
+            "channel": "widget",
+            "session": "parts",
+            "text": f"{q} (mail me at jo@example.com)",
+            "intent": "imap_settings",
+            "confidence": 0.9,
+            "fallback": False,
+            "clarify": False,
+            "at": None,
+        }
+        for q in QUESTIONS * 5
+    ]
     from app import utcnow
 
     written, started = 0, time.perf_counter()
@@ -126,11 +142,15 @@ def main() -> None:
     for side in ("off", "on", "added"):
         print(f"  {side:14} {summary[side]['median_ms']:10.3f} {summary[side]['p99_ms']:10.3f}")
     stored = summary["stored"]
-    print(f"  stored {stored['events']} of {stored['expected']} logged questions "
-          f"(dropped {stored['dropped']}, failed {stored['failed']}; journal {stored['journal_mode']})")
+    print(
+        f"  stored {stored['events']} of {stored['expected']} logged questions "
+        f"(dropped {stored['dropped']}, failed {stored['failed']}; journal {stored['journal_mode']})"
+    )
     print(f"  request's share (hook: build and queue the event): {summary['parts']['hook_us']:.1f} µs per answer")
-    print(f"  writer's share (redact and insert, batches of {summary['parts']['writer_batch']}): "
-          f"{summary['parts']['writer_us_per_event']:.1f} µs per event, in the background thread")
+    print(
+        f"  writer's share (redact and insert, batches of {summary['parts']['writer_batch']}): "
+        f"{summary['parts']['writer_us_per_event']:.1f} µs per event, in the background thread"
+    )
     verdict = "under" if summary["added"]["median_ms"] < 0.5 else "OVER"
     print(f"  median added by logging: {summary['added']['median_ms']:.3f} ms ({verdict} the 0.5 ms target)")
 

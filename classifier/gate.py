@@ -67,12 +67,19 @@ def fold_of(text: str, folds: int) -> int:
 def stable_splits(texts: list[str], folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return (train, test) index arrays with every example in the fold of its text (empty folds left out)."""
     assigned = np.array([fold_of(t, folds) for t in texts])
-    return [(np.flatnonzero(assigned != k), np.flatnonzero(assigned == k)) for k in range(folds) if (assigned == k).any()]
+    return [
+        (np.flatnonzero(assigned != k), np.flatnonzero(assigned == k)) for k in range(folds) if (assigned == k).any()
+    ]
 
 
 def assess(
-    data: TrainingData, normalize: Normalize, questions: list[LabelledQuestion], *,
-    fingerprint: str = "", folds: int = CV_FOLDS, reference: TrainingData | None = None,
+    data: TrainingData,
+    normalize: Normalize,
+    questions: list[LabelledQuestion],
+    *,
+    fingerprint: str = "",
+    folds: int = CV_FOLDS,
+    reference: TrainingData | None = None,
 ) -> tuple[IntentModel, Assessment]:
     """Train on ``data`` and score it: cross-validation accuracy and the held-out questions.
 

@@ -165,8 +165,11 @@ def line_chart(
         return top + plot_h - (v / ceiling) * plot_h
 
     lines = tuple(
-        Line(name, f"series-{n % SERIES_CLASSES}",
-             tuple(Point(x_at(i), y_at(v), float(v), days[i]) for i, v in enumerate(values)))
+        Line(
+            name,
+            f"series-{n % SERIES_CLASSES}",
+            tuple(Point(x_at(i), y_at(v), float(v), days[i]) for i, v in enumerate(values)),
+        )
         for n, (name, values) in enumerate(series)
     )
     every = max(1, math.ceil(len(days) / max_x_ticks))

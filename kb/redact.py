@@ -18,12 +18,15 @@ PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("[iban]", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")),
     ("[ip]", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]*\d)")),
     # IPv6: at least three groups around a "::", or eight full groups; a clock time has fewer.
-    ("[ip]", re.compile(
-        r"(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
-        r"|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}"
-        r"|::(?:[0-9a-f]{1,4}:){1,6}[0-9a-f]{1,4})(?![\w:])",
-        re.I,
-    )),
+    (
+        "[ip]",
+        re.compile(
+            r"(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}"
+            r"|(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}:){0,5}[0-9a-f]{1,4}"
+            r"|::(?:[0-9a-f]{1,4}:){1,6}[0-9a-f]{1,4})(?![\w:])",
+            re.I,
+        ),
+    ),
     # A phone number: an optional +country code, then 7 or more digits with spaces, dots,
     # dashes or one pair of brackets between them.
     ("[phone]", re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d(?:[ .-]?\d){5,13}(?!\w)")),

@@ -7,9 +7,9 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOT, create_agent, csrf_token, make_config, sign_in
 
 from app import Event, create_app, db, utcnow
-from conftest import ROOT, create_agent, csrf_token, make_config, sign_in
 
 WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 
@@ -17,7 +17,9 @@ WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 @pytest.fixture(scope="module")
 def logged_app(tmp_path_factory):
     """An app with its own database (the tiny training set), shared by this module's tests."""
-    return create_app(make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl")))
+    return create_app(
+        make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+    )
 
 
 @pytest.fixture
@@ -38,7 +40,9 @@ def stored(app, **where) -> list[Event]:
 
 def test_a_widget_question_is_stored_with_its_prediction_and_session(lapp):
     client = lapp.test_client()
-    body = client.post("/api/ask", json={"question": "how do I enable pop3", "session": "w-1"}, headers=WIDGET).get_json()
+    body = client.post(
+        "/api/ask", json={"question": "how do I enable pop3", "session": "w-1"}, headers=WIDGET
+    ).get_json()
     [event] = stored(lapp, kind="ask")
     assert (event.channel, event.session, event.text) == ("widget", "w-1", "how do I enable pop3")
     assert event.intent == body["intent"] == "pop3_enable" and event.confidence == pytest.approx(body["confidence"])
@@ -55,7 +59,11 @@ def test_channels_come_from_the_endpoint_the_referrer_or_a_header(lapp):
     sign_in(client, "channel@example.com")
     client.post("/agent", data={"csrf_token": csrf_token(client, "/agent"), "message": "what is the imap port"})
     assert [(e.kind, e.channel) for e in stored(lapp)] == [
-        ("ask", "api"), ("ask", "help_center"), ("search", "help_center"), ("search", "widget"), ("ask", "agent"),
+        ("ask", "api"),
+        ("ask", "help_center"),
+        ("search", "help_center"),
+        ("search", "widget"),
+        ("ask", "agent"),
     ]
 
 
@@ -88,7 +96,9 @@ def test_search_page_results_link_through_a_click_counter(lapp):
     assert (click.ref, click.rank, click.target) == (search.ref, 2, response.headers["Location"])
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/articles/x", "//evil.example/articles/x", "/admin", "/articles\\..\\x", ""])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/articles/x", "//evil.example/articles/x", "/admin", "/articles\\..\\x", ""]
+)
 def test_the_click_counter_only_leads_to_articles(lapp, target):
     response = lapp.test_client().get("/search/open", query_string={"to": target})
     assert response.status_code == 400 and "Location" not in response.headers
@@ -100,13 +110,20 @@ def test_an_article_has_a_helpfulness_form_that_works_without_javascript(lapp):
     assert 'action="/articles/email-protocols/feedback"' in page and 'name="vote" value="down"' in page
     assert 'name="reason" value="not_related"' in page and "Was this article helpful?" in page
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/articles/email-protocols/feedback", data={"csrf_token": token, "vote": "down", "reason": "not_answered"})
+    response = client.post(
+        "/articles/email-protocols/feedback", data={"csrf_token": token, "vote": "down", "reason": "not_answered"}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/articles/email-protocols?feedback=thanks#feedback"
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thanks for your feedback" in thanks and 'name="vote"' not in thanks
     [vote] = stored(lapp, kind="vote")
-    assert (vote.helpful, vote.reason, vote.target, vote.channel) == (False, "not_answered", "email-protocols", "help_center")
+    assert (vote.helpful, vote.reason, vote.target, vote.channel) == (
+        False,
+        "not_answered",
+        "email-protocols",
+        "help_center",
+    )
 
 
 @pytest.mark.parametrize("data", [{"vote": "up"}, {"vote": "maybe"}, {"vote": "down", "reason": "<script>"}])
@@ -127,7 +144,9 @@ def test_answers_are_given_when_the_database_is_down_and_the_failure_is_logged(t
     client = app.test_client()
     with caplog.at_level(logging.ERROR, logger="app"):
         for _ in range(3):
-            assert client.post("/api/ask", json={"question": "how do I enable pop3"}).get_json()["intent"] == "pop3_enable"
+            assert (
+                client.post("/api/ask", json={"question": "how do I enable pop3"}).get_json()["intent"] == "pop3_enable"
+            )
         assert client.get("/api/search?q=imap").status_code == 200
         assert app.extensions["event_log"].flush()
     assert "could not store" in caplog.text and "analytics events" in caplog.text
@@ -147,15 +166,22 @@ def test_old_events_are_deleted_by_the_command_and_at_start(tmp_path):
     app = create_app(make_config(tmp_path, ANALYTICS_RETENTION_DAYS=30))
     log = app.extensions["event_log"]
     now = utcnow()
-    log.write([{"kind": "ask", "channel": "api", "text": f"q{n}", "at": now - dt.timedelta(days=days)}
-               for n, days in enumerate([1, 29, 31, 400])])
+    log.write(
+        [
+            {"kind": "ask", "channel": "api", "text": f"q{n}", "at": now - dt.timedelta(days=days)}
+            for n, days in enumerate([1, 29, 31, 400])
+        ]
+    )
     result = app.test_cli_runner().invoke(args=["purge-events"])
     assert result.exit_code == 0 and "deleted 2 events older than 30 days" in result.output
     assert [e.text for e in stored(app)] == ["q0", "q1"]
     log.write([{"kind": "ask", "channel": "api", "text": "old", "at": now - dt.timedelta(days=45)}])
     restarted = create_app(make_config(tmp_path, ANALYTICS_RETENTION_DAYS=30))
     assert [e.text for e in stored(restarted)] == ["q0", "q1"]
-    assert "deleted 1 event older than 2 days" in restarted.test_cli_runner().invoke(args=["purge-events", "--days", "2"]).output
+    assert (
+        "deleted 1 event older than 2 days"
+        in restarted.test_cli_runner().invoke(args=["purge-events", "--days", "2"]).output
+    )
 
 
 def test_report_command_writes_the_same_figures_as_json_and_csv(lapp):
@@ -170,11 +196,22 @@ def test_report_command_writes_the_same_figures_as_json_and_csv(lapp):
     result = runner.invoke(args=["report", "--format", "json", "--days", "7"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["summary"] == {"questions": 4, "fallbacks": 1, "fallback_rate": 0.25, "searches": 1, "zero_results": 1}
+    assert report["summary"] == {
+        "questions": 4,
+        "fallbacks": 1,
+        "fallback_rate": 0.25,
+        "searches": 1,
+        "zero_results": 1,
+    }
     assert report["top_intents"][0] == {"intent": "pop3_enable", "label": "Turning on POP3", "count": 2}
-    assert len(report["days"]) == 7 and report["fallback_by_day"][-1] == {"day": report["days"][-1], "questions": 4, "fallbacks": 1}
-    assert report["helpfulness_intent"] == [{"intent": "pop3_enable", "label": "Turning on POP3", "helpful": 0,
-                                             "not_helpful": 1, "rate": 0.0}]
+    assert len(report["days"]) == 7 and report["fallback_by_day"][-1] == {
+        "day": report["days"][-1],
+        "questions": 4,
+        "fallbacks": 1,
+    }
+    assert report["helpfulness_intent"] == [
+        {"intent": "pop3_enable", "label": "Turning on POP3", "helpful": 0, "not_helpful": 1, "rate": 0.0}
+    ]
     assert report["helpfulness_section"][0]["url"] == "/articles/email-protocols"
     csv_text = runner.invoke(args=["report", "--format", "csv", "--days", "7"]).stdout
     lines = csv_text.splitlines()
@@ -192,7 +229,12 @@ def test_a_widget_vote_is_stored_with_its_reason_and_tied_to_the_question_of_its
     assert response.status_code == 202
     [event] = stored(lapp, kind="vote")
     assert (event.intent, event.helpful, event.reason, event.session, event.channel) == (
-        "pop3_enable", False, "not_answered", "w-9", "widget")
+        "pop3_enable",
+        False,
+        "not_answered",
+        "w-9",
+        "widget",
+    )
     bad = client.post("/api/feedback", json={**vote, "reason": "too long to read"})
     assert bad.status_code == 400 and "'reason' must be one of" in bad.get_json()["error"]
     client.post("/api/feedback", json={"intent": "greeting", "helpful": True, "question": "hi, I'm jo@example.com"})

@@ -5,9 +5,9 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from conftest import make_config
 
 from app import Event, create_app, db
-from conftest import make_config
 
 WORKERS = 4
 ASKS = 150  # through /api/ask, per worker
@@ -21,10 +21,14 @@ def work(root: str, worker: int) -> tuple[int, int, int, float]:
     events = app.extensions["event_log"]
     start = time.perf_counter()
     for n in range(ASKS):
-        response = client.post("/api/ask", json={"question": f"how do I enable pop3 #{worker}-{n}", "session": f"worker-{worker}"})
+        response = client.post(
+            "/api/ask", json={"question": f"how do I enable pop3 #{worker}-{n}", "session": f"worker-{worker}"}
+        )
         assert response.status_code == 200
     for n in range(RECORDS):
-        events.record(kind="search", channel="api", session=f"worker-{worker}", text=f"query {worker}-{n}", results=n % 3)
+        events.record(
+            kind="search", channel="api", session=f"worker-{worker}", text=f"query {worker}-{n}", results=n % 3
+        )
     assert events.flush(timeout=60)
     return events.dropped, events.failed, worker, time.perf_counter() - start
 

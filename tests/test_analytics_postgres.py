@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOT, create_agent, make_config, sign_in
 
 from app import Event, KnowledgeChange, create_app, db, utcnow
-from conftest import ROOT, create_agent, make_config, sign_in
 
 
 def postgres_bin() -> Path | None:
@@ -39,8 +39,19 @@ def postgres_url():
         shutil.chown(sockets, "postgres")
     run = lambda *args: subprocess.run([*as_owner, *map(str, args)], check=True, capture_output=True, timeout=120)  # noqa: E731
     run(bin_dir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-    run(bin_dir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
-        f"-k {sockets} -c listen_addresses='' -c fsync=off", "start")
+    run(
+        bin_dir / "pg_ctl",
+        "-D",
+        data,
+        "-l",
+        root / "server.log",
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-k {sockets} -c listen_addresses='' -c fsync=off",
+        "start",
+    )
     try:
         run(bin_dir / "createdb", "-h", sockets, "-U", "postgres", "helpcenter")
         yield f"postgresql+psycopg://postgres@/helpcenter?host={sockets}"
@@ -50,7 +61,9 @@ def postgres_url():
 
 
 def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp_path):
-    config = make_config(tmp_path, DATABASE_URL=postgres_url, HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+    config = make_config(
+        tmp_path, DATABASE_URL=postgres_url, HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl")
+    )
     app = create_app(config)
     with app.app_context():
         assert db.engine.dialect.name == "postgresql"
@@ -59,7 +72,9 @@ def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp
     for question in ("how do I enable pop3", "imap server", "what is the weather", "my card 4111 1111 1111 1111"):
         client.post("/api/ask", json={"question": question, "session": "pg"})
     client.get("/api/search?q=qwxzv")
-    client.post("/api/feedback", json={"intent": "pop3_enable", "helpful": False, "session": "pg", "reason": "not_related"})
+    client.post(
+        "/api/feedback", json={"intent": "pop3_enable", "helpful": False, "session": "pg", "reason": "not_related"}
+    )
     events = app.extensions["event_log"]
     events.record(kind="ask", channel="api", text="old", fallback=True, at=utcnow() - dt.timedelta(days=400))
     assert events.flush() and events.failed == 0

@@ -1,12 +1,19 @@
-"""Examples added after release: parsed and written in the intents.yml format, merged, and let in only if the bot does not score lower."""
+"""Examples added after release: in the intents.yml format, merged, let in only if the bot scores no lower."""
 
 import pytest
+from conftest import TINY_INTENTS
 
 from classifier.data import (
-    DataError, LabelledQuestion, add_examples, dump_examples, load_intents, load_training, merge_examples, parse_examples,
+    DataError,
+    LabelledQuestion,
+    add_examples,
+    dump_examples,
+    load_intents,
+    load_training,
+    merge_examples,
+    parse_examples,
 )
 from classifier.gate import Assessment, assess, judge, stable_splits
-from conftest import TINY_INTENTS
 
 HELD_OUT = [
     LabelledQuestion("1", "how can I turn on pop3", ("pop3_enable",)),
@@ -77,7 +84,10 @@ def test_any_lower_score_refuses_and_equal_scores_pass():
     before = Assessment(0.9, 0.95, 0.8, 100)
     assert judge(before, Assessment(0.9, 0.95, 0.8, 101)).accepted
     refused = judge(before, Assessment(0.91, 0.95, 0.75, 101))
-    assert not refused.accepted and refused.reason == "refused: held-out out-of-scope recall would fall from 0.800 to 0.750"
+    assert (
+        not refused.accepted
+        and refused.reason == "refused: held-out out-of-scope recall would fall from 0.800 to 0.750"
+    )
 
 
 def test_examples_keep_their_fold_when_others_are_added():
