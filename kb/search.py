@@ -270,7 +270,8 @@ def _candidates(initials: str) -> re.Pattern:
     The regex skips, in C, every word that cannot be a match; few queries bring a new set
     of first letters, so the compiled patterns are reused.
     """
-    return re.compile(r"(?<![\w.])(?<!\w\.)[" + re.escape(initials) + r"]\w*(?:\.\w+)*", re.IGNORECASE)
+    # A token starts after a non-word character, unless that is a dot inside a dotted name.
+    return re.compile(r"\b(?<!\w\.)[" + re.escape(initials) + r"]\w*(?:\.\w+)*", re.IGNORECASE)
 
 
 def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
