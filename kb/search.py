@@ -34,8 +34,6 @@ SNIPPET_CHARS = 180
 # Context kept on each side of the marked words, and how many fragments a snippet joins.
 SNIPPET_SURROUND = 60
 SNIPPET_FRAGMENTS = 2
-# Whoosh's default tokenizer pattern: a snippet marks exactly the words the index matched.
-TOKEN_RE = re.compile(r"\w+(?:\.?\w+)*")
 # Coordination bonus: a result matching more of the query's words ranks higher,
 # but no single word is required (a help-center user's words are rarely all there).
 COORDINATION = 0.9
@@ -265,12 +263,16 @@ def learn_stems(words: Iterable[str]) -> None:
 
 @functools.lru_cache(maxsize=256)
 def _candidates(initials: str) -> re.Pattern:
-    """Match the tokens (as ``TOKEN_RE`` cuts them) that start with one of the letters ``initials``.
+    """Match the tokens that start with one of the letters ``initials``.
+
+    Tokens are cut as Whoosh's default tokenizer does (``\\w+(\\.?\\w+)*``), so a snippet
+    marks exactly the words the index matched.
 
     The regex skips, in C, every word that cannot be a match; few queries bring a new set
     of first letters, so the compiled patterns are reused.
     """
-    return re.compile(r"(?<![\w.])(?<!\w\.)[" + re.escape(initials) + r"]\w*(?:\.\w+)*", re.IGNORECASE)
+    # A token starts after a non-word character, unless that is a dot inside a dotted name.
+    return re.compile(r"\b(?<!\w\.)[" + re.escape(initials) + r"]\w*(?:\.\w+)*", re.IGNORECASE)
 
 
 def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:

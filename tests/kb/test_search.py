@@ -95,11 +95,14 @@ SNIPPET_TEXTS = [
     "Connect to imap.proredline.com on port 993. If IMAP fails, check the server name (imap.proredline.com) again.",
     "He was dying to know why the lying clock kept tying up the queue; skies were grey, policies were changed.",
     "Your signatures, your signature's look and the signing rules: <b>bold</b> & more. " * 3,
+    "Save the server list as .pdf or (.txt) files; imap..server and x.imap stay apart.",
 ]
 
 
 @pytest.mark.parametrize("text", SNIPPET_TEXTS)
-@pytest.mark.parametrize("words", [["imap", "server"], ["die", "lie", "tie", "sky", "policy"], ["signature", "your"]])
+@pytest.mark.parametrize(
+    "words", [["imap", "server"], ["die", "lie", "tie", "sky", "policy"], ["signature", "your"], ["pdf", "txt", "list"]]
+)
 def test_snippets_mark_exactly_the_words_the_analyzer_matches(text, words):
     terms = frozenset(token.text for word in words for token in ANALYZER(word, removestops=False))
     expected = [(t.startchar, t.endchar) for t in ANALYZER(text, chars=True, removestops=False) if t.text in terms]
