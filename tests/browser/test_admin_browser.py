@@ -17,13 +17,16 @@ pytestmark = BROWSER_TESTS
 
 @pytest.fixture(scope="module")
 def gaps_app(tmp_path_factory):
-    app = create_app(make_config(tmp_path_factory.mktemp("gaps-live"),
-                                 HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl")))
+    app = create_app(
+        make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+    )
     create_agent(app, EMAIL)
     events = app.extensions["event_log"]
     events.record(kind="ask", channel="widget", text=QUESTION, intent="pop3_enable", confidence=0.3, fallback=True)
     events.record(kind="search", channel="help_center", text="mailbox quota", results=0)
-    events.record(kind="ask", channel="widget", text="imap server", intent="imap_settings", confidence=0.9, fallback=False)
+    events.record(
+        kind="ask", channel="widget", text="imap server", intent="imap_settings", confidence=0.9, fallback=False
+    )
     assert events.flush()
     with serve(app) as url:
         app.config["LIVE_URL"] = url
