@@ -122,6 +122,10 @@ def default_config(instance_path: str) -> dict:
         "INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"),
         "HELDOUT_PATH": str(ROOT / "classifier" / "heldout.jsonl"),
         "MODEL_PATH": str(Path(instance_path) / "intent_model.joblib"),
+        # Training examples and synonyms added from the knowledge-gap inbox (/admin), merged
+        # into INTENTS_PATH and SYNONYMS_PATH when loaded; same formats as those files.
+        "INTENTS_OVERLAY_PATH": str(Path(instance_path) / "intents.local.yml"),
+        "SYNONYMS_OVERLAY_PATH": str(Path(instance_path) / "synonyms.local.yml"),
         "ASK_MAX_CHARS": 2000,
         # Requests larger than this are refused with 413 before any view reads them.
         "MAX_CONTENT_LENGTH": 64 * 1024,
@@ -169,6 +173,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_mail_clients(app)
     init_agents(app)
     init_rate_limits(app)
+    init_analytics(app)
     register_errors(app)
     init_widget(app)
     app.after_request(add_security_headers)
@@ -288,7 +293,7 @@ def init_knowledge_base(app: Flask) -> None:
     The training data's words join the articles' vocabulary, so the shared normaliser
     corrects typos towards words that either of them uses.
     """
-    training = intent_data.load_intents(app.config["INTENTS_PATH"])
+    training = intent_data.load_training(app.config["INTENTS_PATH"], app.config["INTENTS_OVERLAY_PATH"])
     base = kb.load_knowledge_base(
         app.config["ARTICLES_DIR"],
         app.config["INDEX_DIR"],
@@ -297,6 +302,7 @@ def init_knowledge_base(app: Flask) -> None:
         responses_path=app.config["RESPONSES_PATH"],
         article_url=ARTICLE_URL,
         extra_vocabulary=intent_data.vocabulary(training),
+        lexicon_overlay_path=app.config["SYNONYMS_OVERLAY_PATH"],
     )
     app.extensions["kb"] = base
     app.extensions["intent_data"] = training
@@ -411,7 +417,9 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 
 def run_search(text: str, limit: int, page: int):
     base = knowledge_base()
-    return search(base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url)
+    results = search(base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url)
+    g.searched = (text, results)  # logged after the response (see init_analytics)
+    return results
 
 
 # --- pages ---------------------------------------------------------------------------
@@ -499,6 +507,7 @@ def respond(question: str):
     prediction = intent_model.predict(current_app.extensions["intent_model"], base.normalizer.normalize(question))
     log.debug("ask: %s %.3f fallback=%s clarify=%s", prediction.intent, prediction.confidence, prediction.fallback, prediction.clarify)
     choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
+    g.answered = (question, prediction)  # logged after the response (see init_analytics)
     return prediction, kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
 
 
@@ -1479,9 +1488,10 @@ def demo():
 
 @api.post("/feedback")
 def api_feedback():
-    """Log a "Was this helpful?" vote: ``{"intent": "...", "helpful": true, "session": "..."}``.
+    """Store a "Was this helpful?" vote: ``{"intent": "...", "helpful": true, "session": "...", "reason"?, "question"?}``.
 
-    Logged only, until the analytics database exists to store it.
+    The vote goes to the analytics events (see init_analytics); ``reason`` says why an
+    answer did not help (``not_related`` or ``not_answered``).
     """
     payload = json_body()
     intent = text_field(payload, "intent", 100)
@@ -1491,5 +1501,992 @@ def api_feedback():
     if not isinstance(helpful, bool):
         raise BadRequest("'helpful' is required and must be true or false")
     session = text_field(payload, "session", 100, required=False)
+    reason = text_field(payload, "reason", 100, required=False)
+    if reason is not None and reason not in VOTE_REASONS:
+        raise BadRequest(f"'reason' must be one of: {', '.join(VOTE_REASONS)}")
+    question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"], required=False)
     log.info("feedback: intent=%s helpful=%s session=%s", intent, helpful, session or "-")
+    record_vote(helpful=helpful, intent=intent, reason=reason, question=question, session_id=session)
     return jsonify(status="logged"), 202
+
+
+# --- analytics: what people asked, searched and voted; the knowledge-gap inbox and reports ---
+#
+# Questions (widget, help center, agent console), searches, result clicks and "Was this
+# helpful?" votes are written to the `events` table after the response is computed: a view
+# leaves what it answered in `g`, an after-request hook puts one event on a bounded queue,
+# and a background thread per process redacts personal data and inserts events in batches.
+# A slow or missing database never delays or breaks an answer; failures are logged.
+# Agents see the failures grouped at /admin (the knowledge-gap inbox) and act on them:
+# training examples and synonyms go through a gate that retrains and evaluates the bot.
+
+import atexit
+import csv
+import dataclasses
+import queue
+import threading
+from collections import Counter, defaultdict
+
+from wtforms.validators import AnyOf
+
+from classifier.gate import Assessment, Verdict, assess, judge
+from kb import charts
+from kb.gaps import KINDS as GAP_KINDS
+from kb.gaps import REASONS as VOTE_REASONS
+from kb.gaps import Signal, group_signals
+from kb.redact import redact
+from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
+
+ANALYTICS_DEFAULTS = {
+    # False turns event logging off (the inbox and reports then show what is already stored).
+    "ANALYTICS_ENABLED": True,
+    # Events older than this are deleted at start, once a day by the writer, and by `flask purge-events`.
+    "ANALYTICS_RETENTION_DAYS": 90,
+    # Events waiting for the writer; when full (the database is down or far too slow), new ones are dropped and counted.
+    "ANALYTICS_QUEUE_SIZE": 10_000,
+    "ANALYTICS_BATCH_SIZE": 500,
+    # The writer waits this long after an event for more to share its transaction.
+    "ANALYTICS_LINGER_SECONDS": 0.25,
+    # An answer below this confidence (but not a fallback) counts as a knowledge gap.
+    "GAP_LOW_CONFIDENCE": 0.5,
+    # How far back the inbox and the reports look, and how many failures the inbox groups at most.
+    "GAP_WINDOW_DAYS": 30,
+    "GAP_MAX_SIGNALS": 20_000,
+    "REPORT_DAYS": 30,
+    # How much lower a score may be after a change to the training data or synonyms; 0: not lower at all.
+    "GATE_TOLERANCE": 0.0,
+}
+CHANNELS = ("widget", "help_center", "agent", "api")
+# The widget's panel is a page of this app under this path, so its requests name it as referrer.
+WIDGET_PATH = "/widget"
+PURGE_INTERVAL_SECONDS = 24 * 3600
+# How often a worker checks whether another worker changed the bot's data or model.
+KNOWLEDGE_CHECK_SECONDS = 1.0
+TREND_INTENTS = 5
+
+analytics = Blueprint("analytics", __name__)
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class Event(db.Model):
+    """One question, search, result click or vote, with personal data redacted."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.Index("ix_events_at", "at"),
+        sa.Index("ix_events_kind_at", "kind", "at"),
+        sa.Index("ix_events_session_at", "session", "at"),
+        sa.Index("ix_events_ref", "ref"),
+    )
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
+    at: Mapped[dt.datetime]
+    kind: Mapped[str] = mapped_column(sa.String(16))  # ask, search, click, vote
+    channel: Mapped[str] = mapped_column(sa.String(16))  # one of CHANNELS
+    session: Mapped[str | None] = mapped_column(sa.String(100))
+    text: Mapped[str | None] = mapped_column(sa.String(2000))  # the question or query, redacted
+    intent: Mapped[str | None] = mapped_column(sa.String(100))
+    confidence: Mapped[float | None] = mapped_column(sa.Float())
+    fallback: Mapped[bool | None]
+    clarify: Mapped[bool | None]
+    choices: Mapped[str | None] = mapped_column(sa.String(300))  # intents a clarifying question offered
+    results: Mapped[int | None]  # a search's number of results
+    rank: Mapped[int | None]  # a clicked result's position
+    helpful: Mapped[bool | None]
+    reason: Mapped[str | None] = mapped_column(sa.String(300))
+    target: Mapped[str | None] = mapped_column(sa.String(300))  # article slug, or a clicked result's URL
+    ref: Mapped[str | None] = mapped_column(sa.String(32))  # ties a search page to its clicks
+
+
+class GapNote(db.Model):
+    """An agent's note on a group of the inbox, e.g. which article section is missing."""
+
+    __tablename__ = "gap_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(sa.String(16), index=True)
+    group_key: Mapped[str] = mapped_column(sa.String(300))
+    text: Mapped[str] = mapped_column(sa.String(1000))
+    author: Mapped[str] = mapped_column(sa.String(254))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeChange(db.Model):
+    """A change to the bot's training data or synonyms, accepted or refused, and why."""
+
+    __tablename__ = "knowledge_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    author: Mapped[str] = mapped_column(sa.String(254))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    summary: Mapped[str] = mapped_column(sa.String(1000))
+    accepted: Mapped[bool]
+    reason: Mapped[str] = mapped_column(sa.String(1000))
+
+
+EVENT_COLUMNS = {column.name: column for column in Event.__table__.columns if column.name != "id"}
+EVENT_LENGTHS = {name: column.type.length for name, column in EVENT_COLUMNS.items() if getattr(column.type, "length", None)}
+
+
+def prepare_event(event: dict) -> dict:
+    """Turn a recorded event into a row: redact the free text and fit every string to its column."""
+    row = dict.fromkeys(EVENT_COLUMNS)
+    row.update((key, value) for key, value in event.items() if key in EVENT_COLUMNS)
+    for name in ("text", "reason"):
+        if row[name]:
+            row[name] = redact(row[name])
+    for name, length in EVENT_LENGTHS.items():
+        if isinstance(row[name], str) and len(row[name]) > length:
+            row[name] = row[name][:length]
+    return row
+
+
+class EventLog:
+    """Write events from a bounded queue in a background thread, in batches.
+
+    ``record`` only puts a dictionary on the queue, so a request never waits for the
+    database. The writer takes what queues up within ``linger`` seconds of an event (at most
+    ``batch_size`` events), redacts it and inserts it in one transaction; a locked SQLite file is retried, anything else
+    that fails is logged with the number of events lost. The thread starts with the first
+    event in each process, so gunicorn's forked workers each get their own.
+    """
+
+    RETRY_SECONDS = (0.05, 0.25, 1.0)
+
+    def __init__(self, engine: sa.Engine, *, queue_size: int, batch_size: int, retention_days: int, enabled: bool = True,
+                 linger: float = 0.25):
+        self.engine = engine
+        self.batch_size = batch_size
+        self.linger = linger
+        self.retention_days = retention_days
+        self.enabled = enabled
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+        self._hurry = threading.Event()
+        self._pid = None
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+
+    def record(self, **event) -> None:
+        """Queue one event (never blocks, never raises)."""
+        if not self.enabled:
+            return
+        event.setdefault("at", utcnow())
+        try:
+            self._ensure_writer()
+            self.queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.error("analytics queue is full; %d events dropped so far", self.dropped)
+        except Exception:  # logging must never break an answer
+            log.exception("could not queue an analytics event")
+
+    def _ensure_writer(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                # After a fork the queue may hold the parent's events and a lock in any state.
+                self.queue = queue.Queue(maxsize=self.queue.maxsize)
+                threading.Thread(target=self._run, name="analytics-writer", daemon=True).start()
+                self._pid = os.getpid()
+                atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            # Sleep rather than wake for every event: the requests that queue them keep the CPU.
+            self._hurry.wait(self.linger)
+            self._hurry.clear()
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.write(batch)
+                if time.monotonic() >= self._next_purge:
+                    self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+                    purge_events(self.engine, self.retention_days)
+            except Exception:
+                log.exception("analytics writer failed")
+            finally:
+                for _ in batch:
+                    self.queue.task_done()
+
+    def write(self, batch: list[dict]) -> bool:
+        """Insert a batch in one transaction; retry while the database is locked. Return whether it was stored."""
+        rows = [prepare_event(event) for event in batch]
+        for attempt, pause in enumerate((*self.RETRY_SECONDS, None)):
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(sa.insert(Event.__table__), rows)
+                return True
+            except sa.exc.SQLAlchemyError as error:
+                if pause is None or not is_transient(error):
+                    self.failed += len(rows)
+                    log.error("could not store %d analytics events after %d attempts: %s", len(rows), attempt + 1, error)
+                    return False
+                time.sleep(pause)
+        return False
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued event is written (or failed); return False on timeout."""
+        if self._pid != os.getpid():
+            return True
+        deadline = time.monotonic() + timeout
+        with self.queue.all_tasks_done:
+            while self.queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._hurry.set()  # again for every batch: the writer clears it
+                self.queue.all_tasks_done.wait(min(remaining, 0.05))
+        return True
+
+
+def is_transient(error: sa.exc.SQLAlchemyError) -> bool:
+    """Tell whether a database error may pass if retried (a lock, a dropped connection)."""
+    text = str(getattr(error, "orig", error)).lower()
+    return bool(getattr(error, "connection_invalidated", False)) or "locked" in text or "busy" in text
+
+
+def purge_events(engine: sa.Engine, days: int) -> int:
+    """Delete events older than ``days`` days; return how many."""
+    cutoff = utcnow() - dt.timedelta(days=days)
+    with engine.begin() as connection:
+        deleted = connection.execute(sa.delete(Event.__table__).where(Event.__table__.c.at < cutoff)).rowcount
+    if deleted:
+        log.info("deleted %d analytics events older than %d days", deleted, days)
+    return deleted
+
+
+def init_analytics(app: Flask) -> None:
+    """Set up event logging, the article and search hooks, the inbox and reports, and their commands."""
+    for key, value in ANALYTICS_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    with app.app_context():
+        engine = db.engine
+    app.extensions["event_log"] = EventLog(
+        engine,
+        queue_size=app.config["ANALYTICS_QUEUE_SIZE"],
+        batch_size=app.config["ANALYTICS_BATCH_SIZE"],
+        retention_days=app.config["ANALYTICS_RETENTION_DAYS"],
+        enabled=app.config["ANALYTICS_ENABLED"],
+        linger=app.config["ANALYTICS_LINGER_SECONDS"],
+    )
+    app.extensions["knowledge_stamp"] = knowledge_stamp(app.config)
+    app.extensions["knowledge_checked"] = time.monotonic()
+    if app.config["DATABASE_UPGRADE_ON_START"]:
+        try:
+            purge_events(engine, app.config["ANALYTICS_RETENTION_DAYS"])
+        except sa.exc.SQLAlchemyError as error:
+            log.error("could not delete old analytics events at start: %s", error)
+    app.before_request(refresh_knowledge)
+    app.after_request(log_events)
+    app.context_processor(article_feedback_context)
+    app.jinja_env.globals["search_ref"] = search_ref
+    app.register_blueprint(analytics)
+    app.register_blueprint(admin)
+    for command in (purge_events_command, report_command, import_training_command, export_training_command):
+        app.cli.add_command(command)
+
+
+def event_log() -> EventLog:
+    return current_app.extensions["event_log"]
+
+
+def request_channel(req=None) -> str:
+    """Say where a request came from: the widget, the help center, the agent console, or the API."""
+    req = req or request._get_current_object()  # one look-up: this runs on every answer
+    declared = req.headers.get("X-Help-Channel", "").strip().lower()
+    if declared in CHANNELS:
+        return declared
+    blueprint = req.blueprint
+    if blueprint == "agent" or req.endpoint == "api.api_reply":
+        return "agent"
+    if blueprint in ("pages", "analytics"):
+        return "help_center"
+    referrer = req.referrer
+    if referrer and WIDGET_PATH in referrer:
+        parts = urlsplit(referrer)
+        if parts.netloc == req.host and parts.path.startswith(WIDGET_PATH):
+            return "widget"
+    return "api"
+
+
+def request_session(req) -> str | None:
+    """Return the client's conversation id (the widget's ``session``), if the request names one."""
+    payload = req.get_json(silent=True) if req.is_json else None
+    value = payload.get("session") if isinstance(payload, dict) else None
+    return clean_text(value)[:100] or None if isinstance(value, str) else None
+
+
+def search_ref() -> str | None:
+    """Return this search page's id, which its result links carry so that clicks can be tied to it."""
+    if not current_app.config["ANALYTICS_ENABLED"]:
+        return None
+    if "search_ref" not in g:
+        g.search_ref = uuid.uuid4().hex[:16]
+    return g.search_ref
+
+
+def log_events(response):
+    """Queue an event for the question answered or the search run by this request."""
+    answered, searched = g.pop("answered", None), g.pop("searched", None)
+    if response.status_code != 200 or not (answered or searched):
+        return response
+    events = event_log()
+    if not events.enabled:
+        return response
+    req = request._get_current_object()
+    channel, session_id = request_channel(req), request_session(req)
+    if answered:
+        question, prediction = answered
+        choices = ",".join(i for i, _ in prediction.ranking[:2]) if prediction.clarify else None
+        events.record(
+            kind="ask", channel=channel, session=session_id, text=question, intent=prediction.intent,
+            confidence=prediction.confidence, fallback=prediction.fallback, clarify=prediction.clarify, choices=choices,
+        )
+    if searched:
+        text, results = searched
+        events.record(kind="search", channel=channel, session=session_id, text=text, results=results.total,
+                           ref=g.get("search_ref"))
+    return response
+
+
+def record_vote(*, helpful: bool, intent: str | None = None, article: str | None = None, reason: str | None = None,
+                question: str | None = None, session_id: str | None = None) -> None:
+    """Store a "Was this helpful?" vote on an answer (by intent) or on an article (by slug)."""
+    event_log().record(kind="vote", channel=request_channel(), session=session_id, helpful=helpful, intent=intent,
+                       target=article, reason=reason, text=question)
+
+
+# Help-center hooks: a "Was this helpful?" form under every article, and result clicks.
+
+
+class ArticleVoteForm(FlaskForm):
+    vote = StringField("Was this article helpful?", validators=[InputRequired(), AnyOf(["up", "down"])])
+    reason = StringField("What was wrong?", validators=[Optional(), AnyOf(list(VOTE_REASONS))])
+
+
+def article_feedback_context() -> dict:
+    """Give the article page its feedback form, or its thank-you after a vote."""
+    if not has_request_context() or request.endpoint != "pages.article":
+        return {}
+    return {"vote_form": ArticleVoteForm(formdata=None), "vote_reasons": VOTE_REASONS,
+            "vote_thanks": request.args.get("feedback") == "thanks"}
+
+
+@analytics.post(f"{ARTICLE_URL}<slug>/feedback")
+def article_vote(slug: str):
+    """Take a vote on an article (a plain form post), then show the thank-you on the article."""
+    if slug not in knowledge_base().library.articles:
+        abort(404, description="We could not find that article.")
+    form = ArticleVoteForm()
+    if not form.validate_on_submit():
+        raise BadRequest("This form expired or was incomplete. Go back, reload the article and vote again.")
+    record_vote(helpful=form.vote.data == "up", article=slug, reason=form.reason.data or None)
+    return redirect(url_for("pages.article", slug=slug, feedback="thanks", _anchor="feedback"))
+
+
+def is_article_url(target: str) -> bool:
+    """Tell whether a URL is a path to one of our articles (so a redirect to it cannot leave the site)."""
+    parts = urlsplit(target)
+    return (not parts.scheme and not parts.netloc and parts.path.startswith(ARTICLE_URL)
+            and "\\" not in target and not target.startswith("//"))
+
+
+@analytics.get("/search/open")
+def open_result():
+    """Record a click on a search result, then go to it: ``?to=/articles/...&ref=...&rank=N``."""
+    target = request.args.get("to", "")
+    if not is_article_url(target) or len(target) > 300:
+        raise BadRequest("That link does not lead to an article of this help center.")
+    rank = request.args.get("rank", "")
+    event_log().record(kind="click", channel="help_center", target=target, ref=request.args.get("ref", "")[:32] or None,
+                       rank=int(rank) if rank.isdigit() and len(rank) < 4 else None)
+    return redirect(target)
+
+
+# Closing the loop: training examples and synonyms from the inbox, behind the evaluation gate.
+#
+# Both go to overlay files in the instance folder (INTENTS_OVERLAY_PATH, SYNONYMS_OVERLAY_PATH),
+# in the formats of intents.yml and synonyms.yml, which the loaders merge in. A change is
+# written to a file beside the overlay, loaded with the real loaders, trained and evaluated;
+# only if no score is lower than before is it moved into place and the new model saved and
+# swapped in. Otherwise the overlay stays exactly as it was and the reason is shown.
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """What became of a change to the bot's data: accepted or refused, and why."""
+
+    accepted: bool
+    reason: str
+    verdict: Verdict | None = None
+
+
+def knowledge_stamp(config) -> tuple[int, ...]:
+    """Return the modification times of the model and the overlays (0 for a missing file)."""
+    paths = (config["MODEL_PATH"], config["INTENTS_OVERLAY_PATH"], config["SYNONYMS_OVERLAY_PATH"])
+    return tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else 0 for p in paths)
+
+
+def load_knowledge(config, library, *, intents_overlay=None, synonyms_overlay=None):
+    """Load the training data and lexicon with their overlays (or the given stand-ins), and their normaliser."""
+    training = intent_data.load_training(config["INTENTS_PATH"], intents_overlay or config["INTENTS_OVERLAY_PATH"])
+    lexicon = kb.load_lexicon(config["SYNONYMS_PATH"], synonyms_overlay or config["SYNONYMS_OVERLAY_PATH"])
+    return training, lexicon, kb.make_normalizer(library, lexicon, intent_data.vocabulary(training))
+
+
+def refresh_knowledge() -> None:
+    """Pick up a change another worker made to the bot's data (checked at most once a second)."""
+    app = current_app._get_current_object()
+    now = time.monotonic()
+    if now - app.extensions["knowledge_checked"] < KNOWLEDGE_CHECK_SECONDS:
+        return
+    app.extensions["knowledge_checked"] = now
+    stamp = knowledge_stamp(app.config)
+    if stamp == app.extensions["knowledge_stamp"]:
+        return
+    app.extensions["knowledge_stamp"] = stamp
+    base = app.extensions["kb"]
+    try:
+        training, lexicon, normalizer = load_knowledge(app.config, base.library)
+        model = intent_model.load(app.config["MODEL_PATH"], data_digest=training.digest,
+                                  fingerprint=normalizer.fingerprint, trusted_dir=app.instance_path)
+    except (OSError, ValueError) as error:
+        log.error("could not reload the bot's data after a change: %s", error)
+        return
+    if model is None:
+        log.warning("the saved model does not match the changed data yet; keeping the loaded one")
+        return
+    swap_knowledge(app, training, lexicon, normalizer, model)
+    log.info("reloaded the bot's data and model after a change by another worker")
+
+
+def swap_knowledge(app: Flask, training, lexicon, normalizer, model) -> None:
+    """Make a new training set, lexicon and model the ones this worker answers with."""
+    app.extensions["intent_data"] = training
+    app.extensions["kb"] = dataclasses.replace(app.extensions["kb"], lexicon=lexicon, normalizer=normalizer)
+    app.extensions["intent_model"] = model
+
+
+def assessment_key(config, training, normalizer) -> str:
+    parts = [training.digest, normalizer.fingerprint, intent_data.file_digest(config["HELDOUT_PATH"]), intent_model.CV_FOLDS]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def current_assessment(config, training, normalizer, questions) -> Assessment:
+    """Score the data as it is now; remembered in the instance folder until the data changes."""
+    path = Path(current_app.instance_path) / "assessment.json"
+    key = assessment_key(config, training, normalizer)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("key") == key:
+            return Assessment(**saved["scores"])
+    except (OSError, ValueError, TypeError):
+        pass
+    _, scores = assess(training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint)
+    remember_assessment(config, training, normalizer, scores)
+    return scores
+
+
+def remember_assessment(config, training, normalizer, scores: Assessment) -> None:
+    path = Path(current_app.instance_path) / "assessment.json"
+    write_atomically(path, json.dumps({"key": assessment_key(config, training, normalizer), "scores": scores.to_dict()}))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file aside and move it into place, so readers see the old or the new file, never half of one."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    aside.write_text(text, encoding="utf-8")
+    aside.replace(path)
+
+
+def change_knowledge(author: str, *, examples: dict[str, tuple[str, ...]] | None = None,
+                     synonym: tuple[str, str] | None = None) -> ChangeOutcome:
+    """Add training examples or a synonym if the bot does not score lower with them; record the outcome."""
+    app, config = current_app._get_current_object(), current_app.config
+    if examples:
+        kind = "examples"
+        summary = "; ".join(f"{intent}: " + " | ".join(items) for intent, items in examples.items())
+    else:
+        kind, summary = "synonym", " = ".join(synonym or ())
+    target = Path(config["INTENTS_OVERLAY_PATH"] if examples else config["SYNONYMS_OVERLAY_PATH"])
+    candidate = target.with_name(f".{target.name}.candidate.{os.getpid()}")
+    # One change at a time on this machine: each starts from what the previous one left.
+    with open(Path(app.instance_path) / ".knowledge-change.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            outcome = try_change(app, target, candidate, examples=examples, synonym=synonym)
+        finally:
+            candidate.unlink(missing_ok=True)
+    db.session.add(KnowledgeChange(author=author, kind=kind, summary=summary[:1000], accepted=outcome.accepted,
+                                   reason=outcome.reason[:1000]))
+    db.session.commit()
+    log.info("knowledge change by %s (%s): %s", author, summary[:200], outcome.reason)
+    return outcome
+
+
+def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) -> ChangeOutcome:
+    """Write the changed overlay beside the real one, load, train and evaluate it, and keep it only if it is no worse."""
+    config, library = app.config, app.extensions["kb"].library
+    training, lexicon, normalizer = load_knowledge(config, library)
+    overlay_text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    try:
+        if examples:
+            if intent_data.merge_examples(training, examples) is training:
+                return ChangeOutcome(False, "refused: every one of these is already a training example of that intent")
+            overlay = intent_data.parse_examples(overlay_text, str(target))
+            candidate.write_text(intent_data.dump_examples(intent_data.add_examples(overlay, examples)), encoding="utf-8")
+            changed = load_knowledge(config, library, intents_overlay=candidate)
+        else:
+            overlay = yaml.safe_load(overlay_text) or {}
+            shipped = yaml.safe_load(Path(config["SYNONYMS_PATH"]).read_text(encoding="utf-8")) or {}
+            added = add_synonym(overlay, merge_lexicons(shipped, overlay), *synonym)
+            candidate.write_text(dump_lexicon(added), encoding="utf-8")
+            changed = load_knowledge(config, library, synonyms_overlay=candidate)
+    except (intent_data.DataError, SynonymError, yaml.YAMLError) as error:
+        return ChangeOutcome(False, f"refused: {error}")
+    questions = intent_data.load_questions(config["HELDOUT_PATH"])
+    before = current_assessment(config, training, normalizer, questions)
+    new_training, new_lexicon, new_normalizer = changed
+    model, after = assess(new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint,
+                          reference=training)
+    verdict = judge(before, after, config["GATE_TOLERANCE"])
+    if verdict.accepted:
+        candidate.replace(target)
+        intent_model.save(model, config["MODEL_PATH"])
+        remember_assessment(config, new_training, new_normalizer, after)
+        swap_knowledge(app, new_training, new_lexicon, new_normalizer, model)
+        app.extensions["knowledge_stamp"] = knowledge_stamp(config)
+    return ChangeOutcome(verdict.accepted, verdict.reason, verdict)
+
+
+# The knowledge-gap inbox: every failure signal of the last days, grouped.
+
+# A search younger than this may still get its click.
+NO_CLICK_AFTER = dt.timedelta(minutes=10)
+# A clarifying question's answer is the session's next question within this time.
+CLARIFY_FOLLOW_UP = dt.timedelta(minutes=30)
+
+
+def failure_events(days: int) -> list[Event]:
+    """Return the events of the last ``days`` days that signal a gap, newest first."""
+    config, now = current_app.config, utcnow()
+    clicks = sa.orm.aliased(Event)
+    clicked = sa.exists().where(clicks.kind == "click", clicks.ref == Event.ref)
+    failure = sa.or_(
+        sa.and_(Event.kind == "ask", sa.or_(Event.fallback.is_(True), Event.clarify.is_(True),
+                                            Event.confidence < config["GAP_LOW_CONFIDENCE"])),
+        sa.and_(Event.kind == "search", Event.results == 0),
+        sa.and_(Event.kind == "search", Event.results > 0, Event.ref.is_not(None), Event.at < now - NO_CLICK_AFTER, ~clicked),
+        sa.and_(Event.kind == "vote", Event.helpful.is_(False)),
+    )
+    query = sa.select(Event).where(Event.at >= now - dt.timedelta(days=days), failure)
+    return list(db.session.execute(query.order_by(Event.at.desc()).limit(config["GAP_MAX_SIGNALS"])).scalars())
+
+
+def session_questions(sessions: set[str], since: dt.datetime) -> dict[str, list[Event]]:
+    """Return the questions asked in each session since a time, oldest first."""
+    found: dict[str, list[Event]] = defaultdict(list)
+    names = sorted(sessions)
+    for start in range(0, len(names), 500):
+        query = sa.select(Event).where(Event.kind == "ask", Event.session.in_(names[start:start + 500]), Event.at >= since)
+        for event in db.session.execute(query.order_by(Event.at)).scalars():
+            found[event.session].append(event)
+    return found
+
+
+def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str]) -> Signal:
+    """Say what kind of gap an event shows, with the question it concerns."""
+    if event.kind == "search":
+        return Signal("zero_results" if event.results == 0 else "no_click", event.text or "", event.at)
+    if event.kind == "vote":
+        earlier = [a for a in asked.get(event.session or "", []) if a.at <= event.at and a.intent == event.intent]
+        question = event.text or (earlier[-1].text if earlier else None)
+        if not question:
+            question = f"Article: {titles.get(event.target, event.target)}" if event.target else \
+                f"Answer: {knowledge_base().responses.label(event.intent or '')}"
+        return Signal("not_helpful", question, event.at, intent=event.intent, reason=event.reason)
+    if event.fallback:
+        return Signal("fallback", event.text or "", event.at, intent=event.intent)
+    if event.clarify:
+        later = [a for a in asked.get(event.session or "", []) if event.at < a.at <= event.at + CLARIFY_FOLLOW_UP]
+        picked = later[0].intent if later and not later[0].fallback else None
+        return Signal("clarify", event.text or "", event.at, intent=event.intent, picked=picked)
+    return Signal("low_confidence", event.text or "", event.at, intent=event.intent)
+
+
+def knowledge_gaps(days: int):
+    """Group the failure signals of the last ``days`` days, the largest groups first."""
+    events = failure_events(days)
+    sessions = {e.session for e in events if e.session and (e.kind == "vote" or e.clarify)}
+    asked = session_questions(sessions, utcnow() - dt.timedelta(days=days + 1)) if sessions else {}
+    titles = {slug: a.title for slug, a in knowledge_base().library.articles.items()}
+    base = knowledge_base()
+    signals = [to_signal(e, asked, titles) for e in events]
+    return group_signals(signals, base.normalizer.normalize, base.lexicon.canonical)
+
+
+class AdminForm(FlaskForm):
+    """Carries the CSRF token of the inbox's forms; their fields are read per row."""
+
+
+class SynonymForm(FlaskForm):
+    word = StringField("Word people use", validators=[InputRequired(), Length(max=40)])
+    synonym = StringField("Means the same as", validators=[InputRequired(), Length(max=40)])
+
+
+class NoteForm(FlaskForm):
+    group = StringField(validators=[InputRequired(), Length(max=16)])
+    key = StringField(validators=[InputRequired(), Length(max=300)])
+    text = TextAreaField("Missing article section", validators=[InputRequired(), Length(max=1000)])
+
+
+class ImportForm(FlaskForm):
+    examples = TextAreaField("Training examples (YAML, as in intents.yml)", validators=[Optional(), Length(max=200_000)])
+
+
+def intent_choices() -> list[tuple[str, str]]:
+    """Return the intents an example may be added to, with their names."""
+    labels = knowledge_base().responses
+    return [(name, labels.label(name)) for name in current_app.extensions["intent_data"].names]
+
+
+def picked_rows(form) -> dict[str, tuple[str, ...]]:
+    """Read the inbox rows chosen for training: the one whose button was pressed, or every ticked one."""
+    rows = [form["only"]] if form.get("only") else form.getlist("pick")
+    examples: dict[str, list[str]] = {}
+    for row in rows:
+        text = clean_text(form.get(f"question-{row}", ""))[: current_app.config["ASK_MAX_CHARS"]]
+        intent = form.get(f"intent-{row}", "")
+        if not text or not intent:
+            raise BadRequest("choose an intent and keep a question for every row you add")
+        examples.setdefault(intent, []).append(text)
+    if not examples:
+        raise BadRequest("tick at least one row, or press a row's own button")
+    return {intent: tuple(items) for intent, items in examples.items()}
+
+
+def outcome_message(outcome: ChangeOutcome) -> str:
+    return ("Done: " if outcome.accepted else "Not changed: ") + outcome.reason
+
+
+@admin.get("")
+@login_required
+def inbox():
+    """List every failure signal of the last days, grouped, with an action per group."""
+    days = int_arg("days", current_app.config["GAP_WINDOW_DAYS"], 1, 366)
+    groups = knowledge_gaps(days)
+    ids = [group.id for group in groups]
+    notes = defaultdict(list)
+    for note in db.session.execute(sa.select(GapNote).where(GapNote.group_id.in_(ids)).order_by(GapNote.at)).scalars():
+        notes[note.group_id].append(note)
+    changes = db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id.desc()).limit(8)).scalars().all()
+    return render_template("admin/inbox.html", groups=groups, notes=notes, changes=changes, days=days,
+                           kinds=GAP_KINDS, reasons=VOTE_REASONS, intents=intent_choices(), form=AdminForm(),
+                           labels=knowledge_base().responses.label, logout_form=LogoutForm())
+
+
+def require_form(form: FlaskForm) -> None:
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        raise BadRequest(f"The form was incomplete or expired ({problems}). Go back, reload the page and try again.")
+
+
+@admin.post("/training")
+@login_required
+def add_training():
+    """Add the chosen inbox questions as training examples (retrained and evaluated first)."""
+    require_form(AdminForm())
+    flash(outcome_message(change_knowledge(current_user.email, examples=picked_rows(request.form))))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/training/export")
+@login_required
+def export_training():
+    """Download the chosen inbox questions as training data (YAML, the intents.yml format)."""
+    require_form(AdminForm())
+    text = intent_data.dump_examples(picked_rows(request.form))
+    response = current_app.response_class(text, mimetype="application/yaml")
+    response.headers["Content-Disposition"] = 'attachment; filename="training-examples.yml"'
+    return response
+
+
+@admin.post("/training/import")
+@login_required
+def import_training():
+    """Add a batch of training examples from YAML (pasted or uploaded), behind the evaluation gate."""
+    form = ImportForm()
+    require_form(form)
+    upload = request.files.get("file")
+    text = upload.read(200_001).decode("utf-8", "replace") if upload and upload.filename else form.examples.data or ""
+    try:
+        examples = intent_data.parse_examples(text, "the pasted examples")
+    except intent_data.DataError as error:
+        raise BadRequest(str(error)) from None
+    if not examples:
+        raise BadRequest("paste or upload training examples in the intents.yml format")
+    flash(outcome_message(change_knowledge(current_user.email, examples=examples)))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/synonyms")
+@login_required
+def add_synonym_view():
+    """Teach search and the bot that two words mean the same (retrained and evaluated first)."""
+    form = SynonymForm()
+    require_form(form)
+    flash(outcome_message(change_knowledge(current_user.email, synonym=(form.word.data, form.synonym.data))))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/notes")
+@login_required
+def add_note():
+    """Note on a group that an article section is missing."""
+    form = NoteForm()
+    require_form(form)
+    db.session.add(GapNote(group_id=form.group.data, group_key=form.key.data, text=clean_text(form.text.data)[:1000],
+                           author=current_user.email))
+    db.session.commit()
+    flash("Note saved.")
+    return redirect(url_for("admin.inbox", _anchor=f"group-{form.group.data}"))
+
+
+# Reports: top intents and their trend, helpfulness per intent and per article section, fallback rate.
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    """Votes on one intent's answers or one article section."""
+
+    key: str
+    label: str
+    helpful: int
+    not_helpful: int
+
+    @property
+    def rate(self) -> float:
+        """Return the share of helpful votes."""
+        return self.helpful / max(1, self.helpful + self.not_helpful)
+
+
+@dataclass(frozen=True)
+class Reports:
+    """What the reports page and `flask report` show, over the last ``len(days)`` days."""
+
+    days: tuple[str, ...]
+    questions: int
+    fallbacks: int
+    searches: int
+    zero_results: int
+    top_intents: tuple[tuple[str, str, int], ...]  # (intent, label, answered questions)
+    trend: tuple[tuple[str, tuple[int, ...]], ...]  # (intent, count per day) for the top intents
+    fallback_by_day: tuple[tuple[str, int, int], ...]  # (day, questions, fallbacks)
+    by_intent: tuple[Helpfulness, ...]
+    by_section: tuple[Helpfulness, ...]
+
+    @property
+    def fallback_rate(self) -> float:
+        """Return the share of questions the bot fell back on."""
+        return self.fallbacks / max(1, self.questions)
+
+
+def build_reports(days: int) -> Reports:
+    """Count questions, fallbacks, searches and votes per day, intent and article section."""
+    today = utcnow().date()
+    since_day = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(since_day, dt.time())
+    day_list = tuple((since_day + dt.timedelta(days=n)).isoformat() for n in range(days))
+    day = sa.func.date(Event.at)
+    asked = db.session.execute(
+        sa.select(day, Event.intent, Event.fallback, sa.func.count())
+        .where(Event.kind == "ask", Event.at >= since).group_by(day, Event.intent, Event.fallback)
+    ).all()
+    per_day, fallback_day = defaultdict(Counter), Counter()
+    for when, intent, fallback, count in asked:
+        when = str(when)
+        if fallback:
+            fallback_day[when] += count
+        else:
+            per_day[intent][when] += count
+    totals = Counter({intent: sum(counts.values()) for intent, counts in per_day.items()})
+    questions_day = Counter()
+    for counts in per_day.values():
+        questions_day.update(counts)
+    questions_day.update(fallback_day)
+    label = knowledge_base().responses.label
+    top = tuple((intent, label(intent), count) for intent, count in totals.most_common())
+    trend = tuple((intent, tuple(per_day[intent][d] for d in day_list)) for intent, _, _ in top[:TREND_INTENTS])
+
+    searches, zero_results = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Event.results == 0, 1), else_=0)), 0))
+        .where(Event.kind == "search", Event.at >= since)
+    ).one()
+    votes = db.session.execute(
+        sa.select(Event.intent, Event.target, Event.helpful, sa.func.count())
+        .where(Event.kind == "vote", Event.at >= since, Event.helpful.is_not(None))
+        .group_by(Event.intent, Event.target, Event.helpful)
+    ).all()
+    return Reports(
+        days=day_list,
+        questions=sum(questions_day.values()),
+        fallbacks=sum(fallback_day.values()),
+        searches=searches,
+        zero_results=int(zero_results),
+        top_intents=top,
+        trend=trend,
+        fallback_by_day=tuple((d, questions_day[d], fallback_day[d]) for d in day_list),
+        by_intent=helpfulness_by_intent(votes),
+        by_section=helpfulness_by_section(votes),
+    )
+
+
+def helpfulness_by_intent(votes) -> tuple[Helpfulness, ...]:
+    counts = defaultdict(Counter)
+    for intent, _, helpful, count in votes:
+        if intent:
+            counts[intent][bool(helpful)] += count
+    label = knowledge_base().responses.label
+    rows = [Helpfulness(i, label(i), c[True], c[False]) for i, c in counts.items()]
+    return tuple(sorted(rows, key=lambda h: (-(h.helpful + h.not_helpful), h.key)))
+
+
+def helpfulness_by_section(votes) -> tuple[Helpfulness, ...]:
+    """Count votes per article section: an answer's vote counts for the section it quotes, an article's for the article."""
+    base = knowledge_base()
+    counts, labels = defaultdict(Counter), {}
+    for intent, target, helpful, count in votes:
+        if target in base.library.articles:
+            key, name = base.article_url + target, f"{base.library.articles[target].title} (whole article)"
+        else:
+            source = base.responses.answers[intent].source if intent in base.responses.answers else None
+            if source is None:
+                continue
+            key, name = source.url, f"{source.title} › {source.section}" if source.section else source.title
+        counts[key][bool(helpful)] += count
+        labels[key] = name
+    rows = [Helpfulness(key, labels[key], c[True], c[False]) for key, c in counts.items()]
+    return tuple(sorted(rows, key=lambda h: (-(h.helpful + h.not_helpful), h.key)))
+
+
+def report_rows(reports: Reports) -> list[dict]:
+    """Flatten the reports into rows with the same columns, for CSV (and the JSON ``rows``)."""
+    rows = [{"report": "summary", "key": name, "label": "", "day": "", "count": value, "helpful": "", "not_helpful": "",
+             "rate": ""} for name, value in (("questions", reports.questions), ("fallbacks", reports.fallbacks),
+                                             ("searches", reports.searches), ("zero_results", reports.zero_results))]
+    blank = {"label": "", "day": "", "count": "", "helpful": "", "not_helpful": "", "rate": ""}
+    rows += [{**blank, "report": "top_intents", "key": i, "label": name, "count": n} for i, name, n in reports.top_intents]
+    rows += [{**blank, "report": "intent_trend", "key": i, "day": d, "count": n}
+             for i, counts in reports.trend for d, n in zip(reports.days, counts, strict=True)]
+    rows += [{**blank, "report": "fallback_rate", "key": "fallback", "day": d, "count": q, "not_helpful": "",
+              "rate": round(f / q, 4) if q else 0.0} for d, q, f in reports.fallback_by_day]
+    for name, group in (("helpfulness_intent", reports.by_intent), ("helpfulness_section", reports.by_section)):
+        rows += [{**blank, "report": name, "key": h.key, "label": h.label, "count": h.helpful + h.not_helpful,
+                  "helpful": h.helpful, "not_helpful": h.not_helpful, "rate": round(h.rate, 4)} for h in group]
+    return rows
+
+
+def reports_json(reports: Reports) -> dict:
+    """Return the reports as one JSON-ready object."""
+    return {
+        "days": list(reports.days),
+        "summary": {"questions": reports.questions, "fallbacks": reports.fallbacks, "fallback_rate": round(reports.fallback_rate, 4),
+                    "searches": reports.searches, "zero_results": reports.zero_results},
+        "top_intents": [{"intent": i, "label": name, "count": n} for i, name, n in reports.top_intents],
+        "intent_trend": [{"intent": i, "counts": list(counts)} for i, counts in reports.trend],
+        "fallback_by_day": [{"day": d, "questions": q, "fallbacks": f} for d, q, f in reports.fallback_by_day],
+        "helpfulness_intent": [{"intent": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
+                                "rate": round(h.rate, 4)} for h in reports.by_intent],
+        "helpfulness_section": [{"url": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
+                                 "rate": round(h.rate, 4)} for h in reports.by_section],
+    }
+
+
+def report_charts(reports: Reports) -> dict:
+    """Lay out the reports page's charts."""
+    short_days = [d[5:] for d in reports.days]  # MM-DD under the axis; the tables give full dates
+    return {
+        "top": charts.bar_chart([(name, [n]) for _, name, n in reports.top_intents[:10]]),
+        "trend": charts.line_chart(short_days, [(knowledge_base().responses.label(i), c) for i, c in reports.trend]),
+        "fallback": charts.line_chart(short_days, [("Fallback rate", [f / q if q else 0.0 for _, q, f in reports.fallback_by_day])],
+                                      percent=True),
+        "by_intent": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],
+                                      value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_intent[:10]]),
+        "by_section": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_section[:10]],
+                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]]),
+    }
+
+
+@admin.get("/reports")
+@login_required
+def reports_page():
+    """Show top intents and their trend, helpfulness and the fallback rate, as charts with their tables."""
+    days = int_arg("days", current_app.config["REPORT_DAYS"], 1, 366)
+    reports = build_reports(days)
+    return render_template("admin/reports.html", reports=reports, charts=report_charts(reports), days=days,
+                           logout_form=LogoutForm())
+
+
+# CLI: retention, reports and training data.
+
+
+@click.command("purge-events")
+@click.option("--days", type=click.IntRange(min=0), help="Keep this many days (default: ANALYTICS_RETENTION_DAYS).")
+@with_appcontext
+def purge_events_command(days: int | None):
+    """Delete analytics events older than the retention time."""
+    days = current_app.config["ANALYTICS_RETENTION_DAYS"] if days is None else days
+    deleted = purge_events(db.engine, days)
+    click.echo(f"deleted {deleted} event{'' if deleted == 1 else 's'} older than {days} day{'' if days == 1 else 's'}")
+
+
+@click.command("report")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), help="Days to cover (default: REPORT_DAYS).")
+@click.option("--output", type=click.File("w"), default="-", help="File to write (default: standard output).")
+@with_appcontext
+def report_command(fmt: str, days: int | None, output):
+    """Print the reports of /admin/reports as CSV or JSON."""
+    reports = build_reports(days or current_app.config["REPORT_DAYS"])
+    if fmt == "json":
+        output.write(json.dumps(reports_json(reports), indent=2) + "\n")
+    else:
+        rows = report_rows(reports)
+        writer = csv.DictWriter(output, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    click.echo(f"{reports.questions} questions, {reports.searches} searches over {len(reports.days)} days", err=True)
+
+
+@click.command("import-training")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--author", default="command line", show_default=True, help="Who the change is recorded for.")
+@with_appcontext
+def import_training_command(path, author: str):
+    """Add training examples from a YAML file (intents.yml format) if the bot does not score lower."""
+    try:
+        examples = intent_data.parse_examples(path.read(), path.name)
+    except intent_data.DataError as error:
+        raise click.ClickException(str(error)) from None
+    outcome = change_knowledge(author, examples=examples)
+    click.echo(outcome.reason)
+    if not outcome.accepted:
+        raise SystemExit(1)
+
+
+@click.command("export-training")
+@with_appcontext
+def export_training_command():
+    """Print the training examples added from the inbox (to fold into classifier/intents.yml)."""
+    path = Path(current_app.config["INTENTS_OVERLAY_PATH"])
+    examples = intent_data.parse_examples(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
+    click.echo(intent_data.dump_examples(examples), nl=False)
+    click.echo(f"{sum(map(len, examples.values()))} examples added from the inbox", err=True)

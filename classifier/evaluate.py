@@ -68,6 +68,12 @@ def score(predictions: list[Prediction], questions: list[LabelledQuestion]) -> S
     )
 
 
+def top_accuracy(probabilities: np.ndarray, labels: list[str], classes: list[str]) -> float:
+    """Return the share of rows whose most probable class is their label."""
+    predicted = np.array(classes)[probabilities.argmax(axis=1)]
+    return float(np.mean(predicted == np.array(labels)))
+
+
 def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS) -> CrossValidation:
     """Run stratified k-fold cross-validation and report accuracy, per-intent scores and confusions.
 
@@ -88,7 +94,7 @@ def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOL
     questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels))]
     return CrossValidation(
         folds=folds,
-        accuracy=float(np.mean(np.array(predicted) == np.array(labels))),
+        accuracy=top_accuracy(probabilities, labels, classes),
         per_intent=per_intent,
         confused=tuple((t, p, n) for (t, p), n in confused.most_common(10)),
         scores=score(predictions, questions),

@@ -205,20 +205,28 @@ def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: lis
     return best
 
 
-def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS):
-    """Return (probabilities, labels, classes) from stratified k-fold cross-validation."""
+def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
+    """Return (probabilities, labels, classes) from stratified k-fold cross-validation.
+
+    ``splits`` (a list of (train, test) index arrays) replaces the stratified folds.
+    """
     texts, labels = data.pairs()
     texts = [normalize(t) for t in texts]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
+    splitter = splits or StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
     with threadpool_limits(1):
         probabilities = cross_val_predict(build_pipeline(), texts, labels, cv=splitter, method="predict_proba")
     return probabilities, labels, sorted(set(labels))
 
 
-def train(data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS) -> IntentModel:
-    """Fit the pipeline on every example and calibrate its thresholds by cross-validation."""
+def train(
+    data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS, out_of_fold=None
+) -> IntentModel:
+    """Fit the pipeline on every example and calibrate its thresholds by cross-validation.
+
+    ``out_of_fold`` reuses what ``out_of_fold_probabilities`` returned for the same data.
+    """
     domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
-    probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds)
+    probabilities, labels, classes = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
     thresholds = choose_thresholds(probabilities, labels, classes, domain)
     texts, labels = data.pairs()
     pipeline = build_pipeline()

@@ -61,20 +61,8 @@ def library_vocabulary(library: Library) -> dict[str, int]:
     )
 
 
-def load_knowledge_base(
-    articles_dir: str | Path,
-    index_dir: str | Path,
-    *,
-    settings_path: str | Path = DEFAULT_SETTINGS_PATH,
-    lexicon_path: str | Path = DEFAULT_LEXICON_PATH,
-    responses_path: str | Path = DEFAULT_RESPONSES_PATH,
-    article_url: str = "/articles/",
-    extra_vocabulary: dict[str, int] | None = None,
-) -> KnowledgeBase:
-    """Load settings, articles, lexicon and responses, and prepare the index searcher."""
-    settings = load_settings(settings_path)
-    library = load_articles(articles_dir, settings, article_url)
-    lexicon = load_lexicon(lexicon_path)
+def make_normalizer(library: Library, lexicon: Lexicon, extra_vocabulary: dict[str, int] | None = None) -> Normalizer:
+    """Build the normaliser over the articles' words, the lexicon and (say, the training data's) extra words."""
     vocabulary = library_vocabulary(library)
     normalizer = build_normalizer(lexicon, vocabulary)
     if extra_vocabulary:
@@ -86,11 +74,29 @@ def load_knowledge_base(
                 vocabulary[word] = vocabulary.get(word, 0) + count
         normalizer = build_normalizer(lexicon, vocabulary)
     learn_stems(vocabulary)
+    return normalizer
+
+
+def load_knowledge_base(
+    articles_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    settings_path: str | Path = DEFAULT_SETTINGS_PATH,
+    lexicon_path: str | Path = DEFAULT_LEXICON_PATH,
+    responses_path: str | Path = DEFAULT_RESPONSES_PATH,
+    article_url: str = "/articles/",
+    extra_vocabulary: dict[str, int] | None = None,
+    lexicon_overlay_path: str | Path | None = None,
+) -> KnowledgeBase:
+    """Load settings, articles, lexicon and responses, and prepare the index searcher."""
+    settings = load_settings(settings_path)
+    library = load_articles(articles_dir, settings, article_url)
+    lexicon = load_lexicon(lexicon_path, lexicon_overlay_path)
     return KnowledgeBase(
         settings=settings,
         library=library,
         lexicon=lexicon,
-        normalizer=normalizer,
+        normalizer=make_normalizer(library, lexicon, extra_vocabulary),
         index=IndexSearcher(index_dir),
         responses=render_responses(load_responses(responses_path), settings, library, article_url),
         article_url=article_url,

@@ -49,9 +49,13 @@ class Lexicon:
         return self.spelling_re.sub(lambda m: self.spellings[m.group(0).lower()], text)
 
 
-def load_lexicon(path: str | Path) -> Lexicon:
-    """Load spellings and synonyms from a YAML file."""
+def load_lexicon(path: str | Path, overlay_path: str | Path | None = None) -> Lexicon:
+    """Load spellings and synonyms from a YAML file, and merge an overlay file in the same format if there is one."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if overlay_path is not None and Path(overlay_path).is_file():
+        from kb.synonyms import merge_lexicons  # kb.synonyms reads words() from here
+
+        raw = merge_lexicons(raw, yaml.safe_load(Path(overlay_path).read_text(encoding="utf-8")) or {})
     spellings = {
         variant.lower(): canonical.lower()
         for canonical, variants in (raw.get("spellings") or {}).items()

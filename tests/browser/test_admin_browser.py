@@ -1,0 +1,81 @@
+"""The knowledge-gap inbox, the reports and the article vote in a real Chromium, under the app's CSP."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from conftest import AGENT_PASSWORD, BROWSER_TESTS, ROOT, create_agent, make_config, serve
+from playwright.sync_api import expect
+
+from app import Event, create_app, db
+
+EMAIL = "gaps.agent@example.com"
+QUESTION = "please switch my pop3 access on"
+
+pytestmark = BROWSER_TESTS
+
+
+@pytest.fixture(scope="module")
+def gaps_app(tmp_path_factory):
+    app = create_app(
+        make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+    )
+    create_agent(app, EMAIL)
+    events = app.extensions["event_log"]
+    events.record(kind="ask", channel="widget", text=QUESTION, intent="pop3_enable", confidence=0.3, fallback=True)
+    events.record(kind="search", channel="help_center", text="mailbox quota", results=0)
+    events.record(
+        kind="ask", channel="widget", text="imap server", intent="imap_settings", confidence=0.9, fallback=False
+    )
+    assert events.flush()
+    with serve(app) as url:
+        app.config["LIVE_URL"] = url
+        yield app
+
+
+@pytest.fixture
+def agent_page(browser, gaps_app):
+    context = browser.new_context()
+    page = context.new_page()
+    page.csp_errors = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.csp_errors.append(m.text))
+    page.goto(f"{gaps_app.config['LIVE_URL']}/admin")
+    page.fill("#email", EMAIL)
+    page.fill("#password", AGENT_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("h1:has-text('Knowledge gaps')")
+    yield page
+    assert page.csp_errors == []
+    context.close()
+
+
+def test_a_row_of_the_inbox_becomes_a_training_example(agent_page, gaps_app):
+    row = agent_page.locator("tr", has_text=QUESTION)
+    expect(row).to_contain_text("bot fell back (1)")
+    row.get_by_text("Add as training example").click()
+    row.get_by_label("Intent").select_option("pop3_enable")
+    # The row's controls belong to a form elsewhere on the page (their form attribute): a real browser sends them.
+    row.get_by_role("button", name="Add and retrain").click()
+    expect(agent_page.get_by_role("status").first).to_contain_text("Done: accepted")
+    expect(agent_page.locator(".changes")).to_contain_text(QUESTION)
+    assert QUESTION in next(i for i in gaps_app.extensions["intent_data"].intents if i.name == "pop3_enable").examples
+
+
+def test_the_reports_draw_their_charts(agent_page):
+    agent_page.get_by_role("link", name="Reports").click()
+    chart = agent_page.get_by_role("img", name="Questions answered per intent")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect").first.bounding_box()["width"] > 50
+    expect(agent_page.get_by_role("table", name="Fallbacks per day")).to_be_visible()
+
+
+def test_an_article_vote_with_its_reason(page, gaps_app):
+    page.goto(f"{gaps_app.config['LIVE_URL']}/articles/email-protocols")
+    page.get_by_label("It was related, but did not answer it").check()
+    page.get_by_role("button", name="No").click()
+    expect(page.get_by_role("status").filter(has_text="Thanks for your feedback")).to_be_visible()
+    assert page.url.endswith("/articles/email-protocols?feedback=thanks#feedback")
+    assert gaps_app.extensions["event_log"].flush()
+    with gaps_app.app_context():
+        vote = db.session.execute(sa.select(Event).where(Event.kind == "vote")).scalar_one()
+    assert (vote.helpful, vote.reason, vote.target) == (False, "not_answered", "email-protocols")

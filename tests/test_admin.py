@@ -1,0 +1,376 @@
+"""The knowledge-gap inbox at /admin, its actions and the reports: agents only, CSRF on every form, no JavaScript."""
+
+import datetime as dt
+import html
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from conftest import ROOT, create_agent, make_config, sign_in
+
+from app import GapNote, KnowledgeChange, create_app, db, utcnow
+from classifier.model import predict
+
+TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")
+
+
+@pytest.fixture
+def gap_app(tmp_path):
+    app = create_app(make_config(tmp_path, HELDOUT_PATH=HELD_OUT))
+    create_agent(app, "lead@example.com")
+    return app
+
+
+@pytest.fixture
+def agent(gap_app):
+    client = gap_app.test_client()
+    assert sign_in(client, "lead@example.com").status_code == 302
+    return client
+
+
+def token(client, path="/admin"):
+    return TOKEN_RE.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def record(app, **event):
+    app.extensions["event_log"].record(**event)
+
+
+def settle(app):
+    assert app.extensions["event_log"].flush()
+
+
+def page_text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_the_inbox_and_reports_are_for_signed_in_agents_only(gap_app):
+    client = gap_app.test_client()
+    for path in ("/admin", "/admin/reports"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/agent/login" in response.headers["Location"]
+    assert client.post("/admin/training", data={}).status_code == 302
+
+
+def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(gap_app, agent):
+    now = utcnow()
+    record(
+        gap_app,
+        kind="ask",
+        channel="widget",
+        text="How do I enable POP3?",
+        intent="pop3_enable",
+        confidence=0.2,
+        fallback=True,
+    )
+    record(
+        gap_app, kind="ask", channel="widget", text="enabel pop 3", intent="pop3_enable", confidence=0.3, fallback=True
+    )
+    record(gap_app, kind="search", channel="help_center", text="pop3 enable", results=0)
+    record(
+        gap_app,
+        kind="ask",
+        channel="api",
+        text="imap port",
+        intent="imap_settings",
+        confidence=0.42,
+        fallback=False,
+        clarify=False,
+    )
+    record(
+        gap_app,
+        kind="ask",
+        channel="widget",
+        text="confident answer",
+        intent="imap_settings",
+        confidence=0.95,
+        fallback=False,
+    )
+    # A clarifying question, and the choice the person picked next in the same session.
+    record(
+        gap_app,
+        kind="ask",
+        channel="widget",
+        session="s1",
+        text="mail settings",
+        intent="imap_settings",
+        confidence=0.5,
+        fallback=False,
+        clarify=True,
+        choices="imap_settings,pop3_enable",
+        at=now - dt.timedelta(minutes=3),
+    )
+    record(
+        gap_app,
+        kind="ask",
+        channel="widget",
+        session="s1",
+        text="What are the IMAP settings?",
+        intent="imap_settings",
+        confidence=0.9,
+        fallback=False,
+        clarify=False,
+        at=now - dt.timedelta(minutes=2),
+    )
+    # A "not helpful" vote tied to the question asked in its session, and one on an article.
+    record(
+        gap_app,
+        kind="ask",
+        channel="widget",
+        session="s2",
+        text="spam filter",
+        intent="greeting",
+        confidence=0.9,
+        fallback=False,
+    )
+    record(gap_app, kind="vote", channel="widget", session="s2", intent="greeting", helpful=False, reason="not_related")
+    record(gap_app, kind="vote", channel="help_center", target="email-protocols", helpful=False, reason="not_answered")
+    # A help-center search that found results nobody opened, one that was opened, and one too recent to judge.
+    old = now - dt.timedelta(hours=1)
+    record(gap_app, kind="search", channel="help_center", text="thunderbird", results=4, ref="r-unclicked", at=old)
+    record(gap_app, kind="search", channel="help_center", text="outlook", results=4, ref="r-clicked", at=old)
+    record(gap_app, kind="click", channel="help_center", ref="r-clicked", target="/articles/email-protocols", rank=1)
+    record(gap_app, kind="search", channel="help_center", text="apple mail", results=4, ref="r-recent")
+    # Too old for the window.
+    record(
+        gap_app, kind="ask", channel="widget", text="ancient question", fallback=True, at=now - dt.timedelta(days=40)
+    )
+    settle(gap_app)
+
+    page = page_text(agent.get("/admin"))
+    rows = re.findall(r'<tr id="group-[0-9a-f]{16}">(.*?)</tr>', page, re.S)
+    assert len(rows) == 6, page
+    first = rows[0]
+    assert "How do I enable POP3?" in first and "enabel pop 3" in first and "pop3 enable" in first
+    assert "bot fell back (2)" in first and "search found nothing (1)" in first and '<td class="num">3</td>' in first
+    assert re.search(r"<time datetime=\"\d{4}-\d\d-\d\dT\d\d:\d\dZ\">", first)
+    text = " ".join(rows)
+    assert "low-confidence answer (1)" in text and "imap port" in text
+    assert "bot asked to clarify (1)" in text and "People then chose: IMAP settings (1)" in text
+    assert "spam filter" in text and "Reasons: not related to my question (1)" in text
+    assert "Article: Email Protocols" in text or "Article: Email protocols" in text
+    assert "no search result opened (1)" in text and "thunderbird" in text
+    assert (
+        "outlook" not in text and "apple mail" not in text and "confident answer" not in text and "ancient" not in text
+    )
+    # Every row offers its three actions, each a form that posts with a CSRF token.
+    assert page.count("Add as training example") == 6 and page.count("Add a synonym for search") == 6
+    assert page.count("Note a missing article section") == 6
+    assert page.count('name="csrf_token" type="hidden"') >= 1 + 2 * 6 + 1
+    assert "style=" not in page and "<script>" not in page
+
+
+def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(gap_app, agent):
+    question = "please switch my pop3 access on"
+    record(gap_app, kind="ask", channel="widget", text=question, intent="pop3_enable", confidence=0.3, fallback=True)
+    settle(gap_app)
+    before = gap_app.extensions["intent_model"]
+    response = agent.post(
+        "/admin/training",
+        data={
+            "csrf_token": token(agent),
+            "only": "0",
+            "question-0": question,
+            "intent-0": "pop3_enable",
+            "question-1": "ignored",
+            "intent-1": "greeting",
+        },
+    )
+    assert response.status_code == 302
+    page = page_text(agent.get(response.headers["Location"]))
+    assert "Done: accepted: cross-validation accuracy" in page
+    overlay = yaml.safe_load(Path(gap_app.config["INTENTS_OVERLAY_PATH"]).read_text())
+    assert overlay["intents"] == [{"intent": "pop3_enable", "examples": [question]}]
+    model = gap_app.extensions["intent_model"]
+    assert model is not before and model.data_digest == gap_app.extensions["intent_data"].digest
+    assert question in next(i for i in gap_app.extensions["intent_data"].intents if i.name == "pop3_enable").examples
+    with gap_app.app_context():
+        [change] = db.session.execute(sa.select(KnowledgeChange)).scalars().all()
+    assert change.accepted and change.author == "lead@example.com" and question in change.summary
+    # A restarted app loads the overlay and the saved model as they are: no retraining.
+    restarted = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATH=HELD_OUT))
+    assert restarted.extensions["intent_model"].trained_at == model.trained_at
+
+
+def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
+    agent.post(
+        "/admin/training/import",
+        data={
+            "csrf_token": token(agent),
+            "examples": "intents:\n- intent: pop3_enable\n  examples: [please enable pop3 on my account]\n",
+        },
+    )
+    overlay_path = gap_app.config["INTENTS_OVERLAY_PATH"]
+    overlay, model = Path(overlay_path).read_bytes(), gap_app.extensions["intent_model"]
+    greetings = [
+        "hey there friend",
+        "good afternoon",
+        "hiya",
+        "howdy",
+        "greetings",
+        "hello bot",
+        "hey hey",
+        "hi all",
+        "morning!",
+        "hello, anyone around?",
+    ]
+    batch = yaml.safe_dump({"version": 1, "intents": [{"intent": "pop3_enable", "examples": greetings}]})
+    response = agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": batch})
+    page = page_text(agent.get(response.headers["Location"]))
+    assert "Not changed: refused: cross-validation accuracy would fall from" in page
+    assert Path(overlay_path).read_bytes() == overlay and gap_app.extensions["intent_model"] is model
+    normalize = gap_app.extensions["kb"].normalizer.normalize
+    assert predict(model, normalize("hey there friend")).intent != "pop3_enable"
+    with gap_app.app_context():
+        outcomes = [
+            c.accepted for c in db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id)).scalars()
+        ]
+    assert outcomes == [True, False]
+    assert not [p.name for p in Path(overlay_path).parent.iterdir() if "candidate" in p.name]
+
+
+def test_the_same_batch_is_refused_by_the_command_line(gap_app, tmp_path):
+    batch = tmp_path / "batch.yml"
+    batch.write_text(
+        yaml.safe_dump(
+            {
+                "intents": [
+                    {
+                        "intent": "pop3_enable",
+                        "examples": [
+                            "hey there friend",
+                            "good afternoon",
+                            "hiya",
+                            "howdy",
+                            "greetings",
+                            "hello bot",
+                            "hey hey",
+                            "hi all",
+                        ],
+                    }
+                ]
+            }
+        )
+    )
+    result = gap_app.test_cli_runner().invoke(args=["import-training", str(batch)])
+    assert result.exit_code == 1 and "refused: cross-validation accuracy would fall" in result.output
+    good = tmp_path / "good.yml"
+    good.write_text("intents:\n- intent: pop3_enable\n  examples: [please enable pop3 on my account]\n")
+    result = gap_app.test_cli_runner().invoke(args=["import-training", str(good)])
+    assert result.exit_code == 0 and result.output.startswith("accepted:")
+    exported = gap_app.test_cli_runner().invoke(args=["export-training"]).stdout
+    assert yaml.safe_load(exported)["intents"] == [
+        {"intent": "pop3_enable", "examples": ["please enable pop3 on my account"]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "examples, reason",
+    [
+        ("intents:\n- intent: billing\n  examples: [my invoice]\n", "unknown intent 'billing'"),
+        ("intents:\n- intent: pop3_enable\n  examples: [hello]\n", "already an example of greeting"),
+        ("intents:\n- intent: greeting\n  examples: [Hello]\n", "already a training example"),
+    ],
+)
+def test_impossible_examples_are_refused_with_the_reason(gap_app, agent, examples, reason):
+    response = agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": examples})
+    assert reason in page_text(agent.get(response.headers["Location"]))
+
+
+def test_ticked_rows_download_as_training_data(gap_app, agent):
+    form = {
+        "csrf_token": token(agent),
+        "pick": ["0", "2"],
+        "question-0": "pop3 on my phone",
+        "intent-0": "pop3_enable",
+        "question-1": "not ticked",
+        "intent-1": "greeting",
+        "question-2": "imap host name",
+        "intent-2": "imap_settings",
+    }
+    response = agent.post("/admin/training/export", data=form)
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    assert yaml.safe_load(response.get_data(as_text=True))["intents"] == [
+        {"intent": "pop3_enable", "examples": ["pop3 on my phone"]},
+        {"intent": "imap_settings", "examples": ["imap host name"]},
+    ]
+    assert agent.post("/admin/training/export", data={"csrf_token": form["csrf_token"]}).status_code == 400
+
+
+def test_every_action_needs_its_csrf_token(gap_app, agent):
+    for path, data in [
+        ("/admin/training", {"only": "0", "question-0": "x", "intent-0": "greeting"}),
+        ("/admin/synonyms", {"word": "mailbox", "synonym": "inbox"}),
+        ("/admin/notes", {"group": "abc", "key": "abc", "text": "x"}),
+        ("/admin/training/import", {"examples": "intents: []"}),
+    ]:
+        assert agent.post(path, data=data).status_code == 400
+    assert not Path(gap_app.config["SYNONYMS_OVERLAY_PATH"]).exists()
+
+
+def test_a_synonym_is_added_for_search_and_the_bot(gap_app, agent):
+    response = agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "Sender", "synonym": "smtp"})
+    assert "Done: accepted" in page_text(agent.get(response.headers["Location"]))
+    assert gap_app.extensions["kb"].lexicon.equivalents("sender")[:2] == ("sender", "smtp")
+    assert "sender" in Path(gap_app.config["SYNONYMS_OVERLAY_PATH"]).read_text()
+    assert gap_app.extensions["intent_model"].fingerprint == gap_app.extensions["kb"].normalizer.fingerprint
+    response = agent.post(
+        "/admin/synonyms", data={"csrf_token": token(agent), "word": "outgoing", "synonym": "incoming"}
+    )
+    assert "Not changed: refused: 'outgoing' is a synonym of 'smtp'" in page_text(
+        agent.get(response.headers["Location"])
+    )
+
+
+def test_another_worker_picks_up_a_change(gap_app, agent):
+    other = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATH=HELD_OUT))
+    agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "sender", "synonym": "smtp"})
+    other.extensions["knowledge_checked"] = 0  # as if a second had passed
+    other.test_client().get("/healthz")
+    assert other.extensions["kb"].lexicon.equivalents("sender")[:2] == ("sender", "smtp")
+    assert other.extensions["intent_model"].trained_at == gap_app.extensions["intent_model"].trained_at
+
+
+def test_a_note_on_a_missing_section_is_kept_on_its_row(gap_app, agent):
+    record(gap_app, kind="search", channel="help_center", text="forward mail", results=0)
+    settle(gap_app)
+    page = agent.get("/admin").get_data(as_text=True)
+    group = re.search(r'name="group" value="([0-9a-f]{16})"', page).group(1)
+    key = re.search(r'name="key" value="([^"]+)"', page).group(1)
+    response = agent.post(
+        "/admin/notes",
+        data={
+            "csrf_token": token(agent),
+            "group": group,
+            "key": key,
+            "text": "Forwarding article needs a section on rules",
+        },
+    )
+    assert response.headers["Location"].endswith(f"#group-{group}")
+    assert "Note by lead@example.com: Forwarding article needs a section on rules" in page_text(agent.get("/admin"))
+    with gap_app.app_context():
+        assert db.session.execute(sa.select(GapNote.group_key)).scalar_one() == key
+
+
+def test_reports_draw_accessible_svg_charts_beside_their_tables(gap_app, agent):
+    for intent, n in (("pop3_enable", 3), ("imap_settings", 1)):
+        for _ in range(n):
+            record(gap_app, kind="ask", channel="widget", text="q", intent=intent, confidence=0.9, fallback=False)
+    record(gap_app, kind="ask", channel="widget", text="q", intent="out_of_scope", confidence=0.9, fallback=True)
+    record(gap_app, kind="vote", channel="widget", intent="pop3_enable", helpful=True)
+    record(gap_app, kind="vote", channel="widget", intent="pop3_enable", helpful=False)
+    settle(gap_app)
+    response = agent.get("/admin/reports?days=7")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "style-src 'self'" in response.headers["Content-Security-Policy"]
+    assert page.count("<svg") == 5 - 1  # no section votes yet: that chart says so instead
+    assert page.count('role="img"') == 4 and page.count("<title id=") == 4 and page.count("<desc id=") == 4
+    assert " style=" not in page and "<script" not in page.split("</head>")[1]
+    assert page.count("<table") == 5
+    assert "<dd>5</dd>" in page and "<dd>20%</dd>" in page
+    assert re.search(r"<th scope=\"row\">Turning on POP3</th><td class=\"num\">3</td>", page)
+    assert "50% helpful" in page
+    assert re.search(r'<rect class="bar series-0" x="[\d.]+" y="0" width="[\d.]+" height="22">', page)
