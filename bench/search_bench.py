@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import cProfile
 import gc
 import importlib.metadata
@@ -500,7 +501,7 @@ def run(args, work: Path) -> dict:
     rebuild, wall["rebuild_one"], cpu["rebuild_one"] = timed(build_index, library, index_dir)
     assert (rebuild.updated, rebuild.added, rebuild.removed) == (1, 0, 0), rebuild
     _, wall["rebuild_none"], cpu["rebuild_none"] = timed(build_index, library, index_dir)
-    base = kb.KnowledgeBase(base.settings, library, base.lexicon, base.normalizer, base.index, base.article_url)
+    base = dataclasses.replace(base, library=library)
 
     queries = make_queries(args.queries, args.seed)
     gc.collect()
