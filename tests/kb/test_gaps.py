@@ -49,7 +49,9 @@ def test_groups_count_kinds_examples_and_last_seen():
 
 
 def test_a_search_typed_further_soon_after_was_only_a_step_of_typing():
-    later = [(T0 + dt.timedelta(seconds=s), text) for s, text in [(1, "imap se"), (2, "imap settings"), (90, "outlook 365")]]
+    later = [
+        (T0 + dt.timedelta(seconds=s), text) for s, text in [(1, "imap se"), (2, "imap settings"), (90, "outlook 365")]
+    ]
     within = dt.timedelta(seconds=30)
     assert typed_further("ima", T0, later, within)
     assert typed_further("Imap  se", T0 + dt.timedelta(seconds=1), later, within)
