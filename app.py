@@ -469,6 +469,7 @@ def api_search():
         page=results.page,
         pages=results.pages,
         suggestion=results.suggestion,
+        ref=search_ref(),  # the widget sends it back with a click on a result (POST /api/search/click)
         results=[
             {"title": h.title, "section": h.section, "url": h.url, "snippet": h.snippet, "score": h.score}
             for h in results.hits
@@ -1557,6 +1558,8 @@ ANALYTICS_DEFAULTS = {
     "GATE_TOLERANCE": 0.0,
 }
 CHANNELS = ("widget", "help_center", "agent", "api")
+# Channels whose search results report their clicks (the search page's links, the widget's beacon).
+CLICK_CHANNELS = ("help_center", "widget")
 # The widget's panel is a page of this app under this path, so its requests name it as referrer.
 WIDGET_PATH = "/widget"
 PURGE_INTERVAL_SECONDS = 24 * 3600
@@ -1899,16 +1902,38 @@ def is_article_url(target: str) -> bool:
             and "\\" not in target and not target.startswith("//"))
 
 
+def record_click(target, ref, rank, channel: str) -> None:
+    """Store a click on a search result; ``ref`` names the search (its page or API response)."""
+    if not isinstance(target, str) or not is_article_url(target) or len(target) > 300:
+        raise BadRequest("That link does not lead to an article of this help center.")
+    ref = ref[:32] if isinstance(ref, str) and ref else None
+    rank = int(rank) if isinstance(rank, int | str) and str(rank).isdigit() and len(str(rank)) < 4 else None
+    event_log().record(kind="click", channel=channel, target=target, ref=ref, rank=rank)
+
+
 @analytics.get("/search/open")
 def open_result():
     """Record a click on a search result, then go to it: ``?to=/articles/...&ref=...&rank=N``."""
     target = request.args.get("to", "")
-    if not is_article_url(target) or len(target) > 300:
-        raise BadRequest("That link does not lead to an article of this help center.")
-    rank = request.args.get("rank", "")
-    event_log().record(kind="click", channel="help_center", target=target, ref=request.args.get("ref", "")[:32] or None,
-                       rank=int(rank) if rank.isdigit() and len(rank) < 4 else None)
+    record_click(target, request.args.get("ref"), request.args.get("rank", ""), "help_center")
     return redirect(target)
+
+
+@api.post("/search/click")
+def api_search_click():
+    """Record a click on a result of ``/api/search`` (the widget's beacon): ``{"url", "ref"?, "rank"?}``."""
+    payload = json_body()
+    url, ref, rank = payload.get("url"), payload.get("ref"), payload.get("rank")
+    if isinstance(rank, float) and rank.is_integer():
+        rank = int(rank)  # JSON does not tell 3 from 3.0
+    if not isinstance(url, str):
+        raise BadRequest("'url' is required and must be a string: the result's url")
+    if ref is not None and (not isinstance(ref, str) or len(ref) > 32):
+        raise BadRequest("'ref' must be the search's ref: a string of at most 32 characters")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+        raise BadRequest("'rank' must be a whole number from 1")
+    record_click(url, ref, rank, request_channel())
+    return jsonify(status="logged"), 202
 
 
 # Closing the loop: training examples and synonyms from the inbox, behind the evaluation gate.
@@ -2086,7 +2111,8 @@ def failure_events(days: int) -> list[Event]:
         sa.and_(Event.kind == "ask", sa.or_(Event.fallback.is_(True), Event.clarify.is_(True),
                                             Event.confidence < config["GAP_LOW_CONFIDENCE"])),
         sa.and_(Event.kind == "search", Event.results == 0),
-        sa.and_(Event.kind == "search", Event.results > 0, Event.ref.is_not(None), Event.at < now - NO_CLICK_AFTER, ~clicked),
+        sa.and_(Event.kind == "search", Event.results > 0, Event.ref.is_not(None), Event.channel.in_(CLICK_CHANNELS),
+                Event.at < now - NO_CLICK_AFTER, ~clicked),
         sa.and_(Event.kind == "vote", Event.helpful.is_(False)),
     )
     query = sa.select(Event).where(Event.at >= now - dt.timedelta(days=days), failure)
@@ -2125,8 +2151,8 @@ def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str
 
 
 def without_typing_steps(events: list[Event]) -> list[Event]:
-    """Leave out searches that found nothing only because the person was still typing."""
-    empty = [e for e in events if e.kind == "search" and e.results == 0]
+    """Leave out searches that found nothing, or were not opened, only because the person was still typing."""
+    empty = [e for e in events if e.kind == "search"]
     if not empty:
         return events
     query = sa.select(Event.channel, Event.at, Event.text).where(

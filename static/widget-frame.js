@@ -657,8 +657,9 @@
         ask(text);
       }));
     }
-    hits.forEach(function (hit) {
+    hits.forEach(function (hit, index) {
       var a = results.appendChild(el("li")).appendChild(el("a", "hit"));
+      a.addEventListener("click", function () { clicked(data.ref, hit.url, index + 1); });
       a.href = new URL(safeUrl(hit.url) || "#", location.href).href;
       a.target = "_blank";
       a.rel = "noopener";
@@ -666,6 +667,13 @@
       if (hit.section) { a.appendChild(el("span", "w", str(hit.title))); }
       a.appendChild(el("span", "snip")).appendChild(clean(hit.snippet, SNIPPET));
     });
+  }
+
+  // Tell the help center which result was opened, so it learns which searches nobody followed.
+  function clicked(ref, url, rank) {
+    if (!ref || !cfg.click || !navigator.sendBeacon) { return; }
+    var body = JSON.stringify({ ref: str(ref), url: str(url), rank: rank });
+    navigator.sendBeacon(cfg.click, new Blob([body], { type: "application/json" }));
   }
 
   query.addEventListener("input", function () {

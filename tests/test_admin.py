@@ -167,6 +167,21 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
     assert "style=" not in page and "<script>" not in page
 
 
+def test_unopened_searches_count_only_where_clicks_are_reported(gap_app, agent):
+    old = utcnow() - dt.timedelta(hours=1)
+    for channel, text, ref in [
+        ("widget", "roundcube", "w-1"),
+        ("widget", "opened in widget", "w-2"),
+        ("api", "api only", "a-1"),
+    ]:
+        record(gap_app, kind="search", channel=channel, text=text, results=3, ref=ref, at=old)
+    record(gap_app, kind="click", channel="widget", ref="w-2", target="/articles/email-protocols", rank=1)
+    settle(gap_app)
+    page = page_text(agent.get("/admin"))
+    assert "roundcube" in page and "no search result opened (1)" in page
+    assert "opened in widget" not in page and "api only" not in page
+
+
 def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(gap_app, agent):
     question = "please switch my pop3 access on"
     record(gap_app, kind="ask", channel="widget", text=question, intent="pop3_enable", confidence=0.3, fallback=True)

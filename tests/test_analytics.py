@@ -239,3 +239,19 @@ def test_a_widget_vote_is_stored_with_its_reason_and_tied_to_the_question_of_its
     assert bad.status_code == 400 and "'reason' must be one of" in bad.get_json()["error"]
     client.post("/api/feedback", json={"intent": "greeting", "helpful": True, "question": "hi, I'm jo@example.com"})
     assert stored(lapp, kind="vote")[-1].text == "hi, I'm [email]"
+
+
+def test_the_widget_reports_clicks_on_api_search_results(lapp):
+    client = lapp.test_client()
+    body = client.get("/api/search?q=smtp+port", headers=WIDGET).get_json()
+    [search] = stored(lapp, kind="search")
+    assert body["ref"] == search.ref and len(search.ref) == 16 and search.channel == "widget"
+    url = body["results"][0]["url"]
+    response = client.post("/api/search/click", json={"url": url, "ref": body["ref"], "rank": 1}, headers=WIDGET)
+    assert response.status_code == 202
+    [click] = stored(lapp, kind="click")
+    assert (click.ref, click.rank, click.target, click.channel) == (search.ref, 1, url, "widget")
+    for bad in ({"url": "https://evil.example/articles/x"}, {"ref": body["ref"]}, {"url": 7}):
+        response = client.post("/api/search/click", json=bad)
+        assert response.status_code == 400 and "error" in response.get_json()
+    assert len(stored(lapp, kind="click")) == 1

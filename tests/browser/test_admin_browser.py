@@ -79,3 +79,21 @@ def test_an_article_vote_with_its_reason(page, gaps_app):
     with gaps_app.app_context():
         vote = db.session.execute(sa.select(Event).where(Event.kind == "vote")).scalar_one()
     assert (vote.helpful, vote.reason, vote.target) == (False, "not_answered", "email-protocols")
+
+
+def test_a_click_on_a_widget_search_result_is_reported(page, host, app_url, live_app):
+    page.goto(host.page("clicks.html", "<h1>Portal</h1>", f'<script src="{app_url}/widget.js" async></script>'))
+    scope = page.frame_locator("iframe")
+    scope.locator("#launcher[aria-label]").click()
+    scope.locator("#tab-search").click()
+    scope.locator("#query").fill("outgoing server port")
+    second = scope.locator(".hit").nth(1)
+    href = second.get_attribute("href")
+    with page.expect_request("**/api/search/click"):  # a beacon: its body is not shown to Playwright
+        second.click()
+    assert live_app.extensions["event_log"].flush()
+    with live_app.app_context():
+        click = db.session.execute(sa.select(Event).where(Event.kind == "click")).scalars().all()[-1]
+        search = db.session.execute(sa.select(Event).where(Event.ref == click.ref, Event.kind == "search")).scalar_one()
+    assert href.endswith(click.target) and click.rank == 2 and click.channel == "widget"
+    assert search.text == "outgoing server port" and search.channel == "widget"
