@@ -1533,7 +1533,7 @@ from classifier.gate import Assessment, Verdict, assess, judge
 from kb import charts
 from kb.gaps import KINDS as GAP_KINDS
 from kb.gaps import REASONS as VOTE_REASONS
-from kb.gaps import Signal, group_signals
+from kb.gaps import Signal, group_signals, typed_further
 from kb.redact import redact
 from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
 
@@ -2073,6 +2073,8 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
 NO_CLICK_AFTER = dt.timedelta(minutes=10)
 # A clarifying question's answer is the session's next question within this time.
 CLARIFY_FOLLOW_UP = dt.timedelta(minutes=30)
+# A search followed this soon by a longer one that starts with it was typed further (search as you type).
+TYPING_PAUSE = dt.timedelta(seconds=30)
 
 
 def failure_events(days: int) -> list[Event]:
@@ -2122,9 +2124,24 @@ def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str
     return Signal("low_confidence", event.text or "", event.at, intent=event.intent)
 
 
+def without_typing_steps(events: list[Event]) -> list[Event]:
+    """Leave out searches that found nothing only because the person was still typing."""
+    empty = [e for e in events if e.kind == "search" and e.results == 0]
+    if not empty:
+        return events
+    query = sa.select(Event.channel, Event.at, Event.text).where(
+        Event.kind == "search", Event.at >= min(e.at for e in empty), Event.at <= max(e.at for e in empty) + TYPING_PAUSE
+    )
+    later = defaultdict(list)
+    for channel, at, text in db.session.execute(query.order_by(Event.at)):
+        later[channel].append((at, text or ""))
+    steps = {id(e) for e in empty if typed_further(e.text or "", e.at, later[e.channel], TYPING_PAUSE)}
+    return [e for e in events if id(e) not in steps]
+
+
 def knowledge_gaps(days: int):
     """Group the failure signals of the last ``days`` days, the largest groups first."""
-    events = failure_events(days)
+    events = without_typing_steps(failure_events(days))
     sessions = {e.session for e in events if e.session and (e.kind == "vote" or e.clarify)}
     asked = session_questions(sessions, utcnow() - dt.timedelta(days=days + 1)) if sessions else {}
     titles = {slug: a.title for slug, a in knowledge_base().library.articles.items()}

@@ -15,6 +15,7 @@ apart rather than different questions being merged.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -126,3 +127,21 @@ def group_signals(
         )
     groups.sort(key=lambda g: (-g.count, -g.last_seen.timestamp(), g.key))
     return groups
+
+
+def typed_further(text: str, at: dt.datetime, later: list[tuple[dt.datetime, str]], within: dt.timedelta) -> bool:
+    """Tell whether a search was only a step of typing: a longer search starting with it came within ``within``.
+
+    Search-as-you-type (the widget's search tab) sends "ima", "imap se", "imap settings";
+    only the last one is what the person wanted. ``later`` is (time, text) of searches from
+    the same channel, oldest first.
+    """
+    start = bisect.bisect_right(later, at, key=lambda item: item[0])
+    prefix = " ".join(text.lower().split())
+    for when, other in later[start:]:
+        if when > at + within:
+            return False
+        other = " ".join(other.lower().split())
+        if other != prefix and other.startswith(prefix):
+            return True
+    return False

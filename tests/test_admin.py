@@ -134,6 +134,9 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
     record(gap_app, kind="search", channel="help_center", text="outlook", results=4, ref="r-clicked", at=old)
     record(gap_app, kind="click", channel="help_center", ref="r-clicked", target="/articles/email-protocols", rank=1)
     record(gap_app, kind="search", channel="help_center", text="apple mail", results=4, ref="r-recent")
+    # Search as you type: "qwxz" found nothing, but the person went on typing; only the last search counts.
+    record(gap_app, kind="search", channel="widget", text="qwxz", results=0, at=now - dt.timedelta(seconds=20))
+    record(gap_app, kind="search", channel="widget", text="qwxzv plok", results=0, at=now - dt.timedelta(seconds=19))
     # Too old for the window.
     record(
         gap_app, kind="ask", channel="widget", text="ancient question", fallback=True, at=now - dt.timedelta(days=40)
@@ -142,7 +145,8 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
 
     page = page_text(agent.get("/admin"))
     rows = re.findall(r'<tr id="group-[0-9a-f]{16}">(.*?)</tr>', page, re.S)
-    assert len(rows) == 6, page
+    assert len(rows) == 7, page
+    assert "qwxzv plok" in page and "<li>qwxz</li>" not in page
     first = rows[0]
     assert "How do I enable POP3?" in first and "enabel pop 3" in first and "pop3 enable" in first
     assert "bot fell back (2)" in first and "search found nothing (1)" in first and '<td class="num">3</td>' in first
@@ -157,9 +161,9 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
         "outlook" not in text and "apple mail" not in text and "confident answer" not in text and "ancient" not in text
     )
     # Every row offers its three actions, each a form that posts with a CSRF token.
-    assert page.count("Add as training example") == 6 and page.count("Add a synonym for search") == 6
-    assert page.count("Note a missing article section") == 6
-    assert page.count('name="csrf_token" type="hidden"') >= 1 + 2 * 6 + 1
+    assert page.count("Add as training example") == 7 and page.count("Add a synonym for search") == 7
+    assert page.count("Note a missing article section") == 7
+    assert page.count('name="csrf_token" type="hidden"') >= 1 + 2 * 7 + 1
     assert "style=" not in page and "<script>" not in page
 
 

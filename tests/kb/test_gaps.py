@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from kb.gaps import Signal, group_key, group_signals
+from kb.gaps import Signal, group_key, group_signals, typed_further
 from kb.text import build_normalizer, load_lexicon
 
 LEXICON = load_lexicon(__import__("kb").DEFAULT_LEXICON_PATH)
@@ -46,3 +46,15 @@ def test_groups_count_kinds_examples_and_last_seen():
     assert pop.reasons == (("not_answered", 1),) and pop.intents == (("pop3_enable", 2),)
     assert groups[1].picked == (("smtp_settings", 1),)
     assert len({g.id for g in groups}) == 2 and all(len(g.id) == 16 for g in groups)
+
+
+def test_a_search_typed_further_soon_after_was_only_a_step_of_typing():
+    later = [
+        (T0 + dt.timedelta(seconds=s), text) for s, text in [(1, "imap se"), (2, "imap settings"), (90, "outlook 365")]
+    ]
+    within = dt.timedelta(seconds=30)
+    assert typed_further("ima", T0, later, within)
+    assert typed_further("Imap  se", T0 + dt.timedelta(seconds=1), later, within)
+    assert not typed_further("imap settings", T0 + dt.timedelta(seconds=2), later, within)
+    assert not typed_further("outlook", T0 + dt.timedelta(seconds=2), later, within)  # 88 s later: a new search
+    assert not typed_further("imap", T0 + dt.timedelta(seconds=3), later, within)  # the longer one came before
