@@ -2071,6 +2071,8 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
             changed = load_knowledge(config, library, intents_overlay=candidate)
         else:
             overlay = yaml.safe_load(overlay_text) or {}
+            if not isinstance(overlay, dict):
+                return ChangeOutcome(False, f"refused: {target} is not a synonyms file; fix or remove it first")
             shipped = yaml.safe_load(Path(config["SYNONYMS_PATH"]).read_text(encoding="utf-8")) or {}
             added = add_synonym(overlay, merge_lexicons(shipped, overlay), *synonym)
             candidate.write_text(dump_lexicon(added), encoding="utf-8")
