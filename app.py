@@ -1669,6 +1669,7 @@ class EventLog:
         self._lock = threading.Lock()
         self._hurry = threading.Event()
         self._pid = None
+        self._created_in = os.getpid()
         self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
 
     def record(self, **event) -> None:
@@ -1691,8 +1692,11 @@ class EventLog:
             return
         with self._lock:
             if self._pid != os.getpid():
-                # After a fork the queue may hold the parent's events and a lock in any state.
+                # After a fork the queue may hold the parent's events and a lock in any state,
+                # and the pool the parent's connections (gunicorn --preload): start afresh.
                 self.queue = queue.Queue(maxsize=self.queue.maxsize)
+                if os.getpid() != self._created_in:
+                    self.engine.dispose(close=False)
                 threading.Thread(target=self._run, name="analytics-writer", daemon=True).start()
                 self._pid = os.getpid()
                 atexit.register(self.flush)
