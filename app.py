@@ -251,6 +251,9 @@ def init_observability(app: Flask) -> None:
 def init_rate_limits(app: Flask) -> None:
     """Limit /api/* per client address; /api/ask, the expensive one, more tightly."""
     limiter = Limiter(get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"])
+    # The decorated views hold the limiter weakly, and a disabled limiter does not register
+    # itself with the app: keep it alive here, or every limited route fails.
+    app.extensions["rate_limiter"] = limiter
     limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(api)
     # A decorated limit is checked by its wrapper, so the wrapper must be what the route calls.
     endpoint = "api.api_ask"

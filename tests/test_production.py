@@ -63,6 +63,12 @@ def test_the_whole_api_is_rate_limited(tmp_path):
     assert client.get("/").status_code == 200  # pages are not limited
 
 
+def test_the_api_answers_with_rate_limiting_switched_off(tmp_path):
+    client = create_app(make_config(tmp_path, RATELIMIT_ENABLED=False)).test_client()
+    assert client.post("/api/ask", json={"question": "smtp port"}).status_code == 200
+    assert client.get("/api/search?q=imap").status_code == 200
+
+
 def test_large_bodies_are_refused_with_a_json_413(client):
     response = client.post("/api/ask", data="x" * (70 * 1024), content_type="application/json")
     assert response.status_code == 413 and "too large" in response.get_json()["error"]
