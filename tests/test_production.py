@@ -63,6 +63,40 @@ def test_the_whole_api_is_rate_limited(tmp_path):
     assert client.get("/").status_code == 200  # pages are not limited
 
 
+def test_api_responses_say_how_much_of_the_limit_is_left(tmp_path):
+    client = create_app(make_config(tmp_path, API_RATE_LIMIT="5 per minute", ASK_RATE_LIMIT="3 per minute")).test_client()
+    searched = client.get("/api/search?q=imap")
+    assert (searched.headers["X-RateLimit-Limit"], searched.headers["X-RateLimit-Remaining"]) == ("5", "4")
+    asked = client.post("/api/ask", json={"question": "hello"})  # the tighter ask limit is the one reported
+    assert (asked.headers["X-RateLimit-Limit"], asked.headers["X-RateLimit-Remaining"]) == ("3", "2")
+    assert int(asked.headers["X-RateLimit-Reset"]) > 0
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+
+
+def test_questions_count_against_the_api_limit_too_but_preflights_do_not(tmp_path):
+    client = create_app(make_config(tmp_path, API_RATE_LIMIT="2 per minute")).test_client()
+    for _ in range(3):
+        assert client.options("/api/search").status_code == 200
+    assert client.post("/api/ask", json={"question": "hello"}).status_code == 200
+    assert client.get("/api/search?q=imap").status_code == 200
+    assert client.get("/api/search?q=imap").status_code == 429
+
+
+def test_a_failing_rate_limit_store_lets_requests_through_and_logs_it(tmp_path, caplog, monkeypatch):
+    from limits.strategies import FixedWindowRateLimiter
+
+    client = create_app(make_config(tmp_path)).test_client()
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("storage unreachable")
+
+    monkeypatch.setattr(FixedWindowRateLimiter, "hit", unreachable)
+    monkeypatch.setattr(FixedWindowRateLimiter, "get_window_stats", unreachable)
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/api/search?q=imap").status_code == 200
+    assert "rate limit storage failed" in caplog.text
+
+
 def test_the_api_answers_with_rate_limiting_switched_off(tmp_path):
     client = create_app(make_config(tmp_path, RATELIMIT_ENABLED=False)).test_client()
     assert client.post("/api/ask", json={"question": "smtp port"}).status_code == 200
