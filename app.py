@@ -14,77 +14,73 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import datetime as dt
+import fcntl
+import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import sys
 import time
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import click
+import flask_migrate
+import sqlalchemy as sa
 import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import (
     Blueprint,
     Flask,
     Response,
     abort,
     current_app,
+    flash,
     g,
     has_request_context,
     jsonify,
+    redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.cli import with_appcontext
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from werkzeug.middleware.proxy_fix import ProxyFix
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.exceptions import HTTPException, TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms import PasswordField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 import kb
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
 from kb import autoconfig
-from kb.answers import pop3_policy_problems
+from kb.answers import link_title, pop3_policy_problems
 from kb.checker import CheckInputError
 from kb.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
 from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
 from kb.index import build_index
-from kb.search import MAX_QUERY_CHARS, search
-
-# agent console (accounts, database, replies)
-import datetime as dt
-import fcntl
-import hashlib
-import math
-from dataclasses import dataclass
-from urllib.parse import urljoin
-
-import flask_migrate
-import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import flash, redirect, session, url_for
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
-from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import FlaskForm
-from flask_wtf.csrf import validate_csrf
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
-
-from kb.answers import link_title
 from kb.message import CustomerMessage, clean_message
 from kb.reply import FORMATS as REPLY_FORMATS
 from kb.reply import MAX_NAME_CHARS, Reply, compose_reply
+from kb.search import MAX_QUERY_CHARS, search
 
 ROOT = Path(__file__).resolve().parent
 ARTICLE_URL = "/articles/"

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -169,19 +170,31 @@ def compose(
         parts.append("Read more:\n\n" + "\n".join(f"- [{link_title(link)}]({link.url})" for link in links))
     if source:
         parts.append(f"*From: {link_title(source, ' › ')} · updated {source.updated:%-d %B %Y}*")
-    markdown = "\n\n".join(parts)
-    html = markdown_to_html(markdown, article_url)
+    rendered = [render_block(part, article_url) for part in parts]
     return Answer(
         intent=intent,
-        text=html_to_text(html, links=True),
-        markdown=markdown,
-        html=html,
+        text="\n\n".join(text for _, text in rendered),
+        markdown="\n\n".join(parts),
+        html="\n".join(html for html, _ in rendered),
         settings=settings.client_settings(blocks) if blocks else None,
         articles=links,
         suggestions=suggestions,
         source=source,
         body=body,
     )
+
+
+@lru_cache(maxsize=2048)
+def render_block(markdown: str, article_url: str) -> tuple[str, str]:
+    """Render one block of an answer (its prose, settings, links or source line) as HTML and text.
+
+    Answers composed per request (fallbacks, clarifying questions) repeat most of their
+    blocks, and their links come from a small set of article sections, so each distinct block
+    is rendered once. Blocks are whole paragraphs or lists: rendering them one by one gives
+    the same HTML as rendering them joined.
+    """
+    html = markdown_to_html(markdown, article_url)
+    return html, html_to_text(html, links=True)
 
 
 def link_title(link: ArticleLink, separator: str = ": ") -> str:

@@ -357,6 +357,8 @@ BARE_NUMBER_RE = re.compile(
 VERSION_RE = re.compile(
     r"\b(?:windows|win|version|ver|v|build|office|ubuntu|debian|fedora|mac\s*os\s*x?)\s*\d+(?:\.\d+)*\b", re.I
 )
+# Settings need a port (a number) or a host (a dotted name); without either, reading is wasted.
+SETTINGS_HINT_RE = re.compile(r"\d|[a-z0-9]\.[a-z]{2}", re.I)
 CLAUSE_BREAK_RE = re.compile(r"[,;\n|]|\.(?=\s|$)|\s(?:and|but|then|while|also|plus)\s|\s[-–—]\s", re.I)
 REMOVED_RE = re.compile(rf"\b(?:{PASSWORD_WORDS}|pass)\s*(?:[:=]|\bis\b)?\s*{re.escape(REMOVED)}", re.I)
 # Words that carry no setting; anything else left over is reported as not understood.
@@ -772,6 +774,8 @@ def settings_in_question(
     question: str, settings: MailSettings, library: Library, article_url: str
 ) -> CheckResult | None:
     """Check a bot question that reads like pasted settings; None if it does not."""
+    if not SETTINGS_HINT_RE.search(question):  # most questions: no need to read them closely
+        return None
     read = read_description(question, settings)
     if not read.looks_like_settings:
         return None

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 import schemathesis
+from conftest import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import JsonFormatter, RequestContextFilter, create_app
-from conftest import make_config
 from kb.index import build_index
 
 

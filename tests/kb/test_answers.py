@@ -6,7 +6,7 @@ import pytest
 
 from kb import answer
 from kb.answers import Answer, load_responses, pop3_policy_problems
-from kb.render import html_to_text
+from kb.render import html_to_text, markdown_to_html
 
 
 @pytest.fixture
@@ -49,6 +49,18 @@ def test_text_html_and_markdown_say_the_same(base):
     rendered = base.responses.answers["username"]
     assert html_to_text(rendered.html, links=True) == rendered.text
     assert "full email address" in rendered.markdown and "full email address" in rendered.html
+
+
+def test_answers_rendered_block_by_block_equal_their_whole_markdown_rendered(base):
+    composed = [
+        *base.responses.answers.values(),
+        answer(base, "what is the outgoing port", "out_of_scope", fallback=True),
+        answer(base, "pop or imap", "pop3_enable", choices=("pop3_enable", "imap_settings")),
+    ]
+    for rendered in composed:
+        whole = markdown_to_html(rendered.markdown)
+        assert rendered.html == whole, rendered.intent
+        assert rendered.text == html_to_text(whole, links=True), rendered.intent
 
 
 def test_fallback_offers_search_results_and_a_person(base):

@@ -5,12 +5,15 @@ import json
 
 import pytest
 from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.answers import Answer
 from kb.articles import load_articles
 from kb.checker import CheckInputError, ClientConfig, ServerInput, check
 from kb.checkinput import (
+    SETTINGS_HINT_RE,
     check_description,
     check_form,
     check_payload,
@@ -294,6 +297,18 @@ def test_looks_like_settings():
         "I have 2 accounts on my iPhone 15",
     ):
         assert not read_description(question, SETTINGS).looks_like_settings, question
+
+
+SETTINGS_LIKE_PIECES = ["port", "Port:", " ", ".", ":", "993", "٩", "imap", "smtp", "mail", "example", "com", "x",
+                        "-", "ssl", "10.0.0.1", "K", "is", "\n", "pop3"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(SETTINGS_LIKE_PIECES), max_size=12).map("".join) | st.text(max_size=40))
+def test_the_quick_hint_never_skips_text_that_reads_as_settings(text):
+    # The bot skips the close reading of a question when the hint does not match.
+    if not SETTINGS_HINT_RE.search(text):
+        assert not read_description(text, SETTINGS).looks_like_settings
 
 
 # --- structured input -------------------------------------------------------------------
