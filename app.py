@@ -14,18 +14,24 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import atexit
+import csv
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
 import json
 import logging
 import math
+import queue
+import random
 import re
 import secrets
 import sys
+import threading
 import time
 import unicodedata
-import uuid
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -59,28 +65,34 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.exceptions import HTTPException, TooManyRequests
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
 import kb
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
-from kb import autoconfig
+from classifier.gate import Assessment, Verdict, assess, judge
+from kb import autoconfig, charts
 from kb.answers import link_title, pop3_policy_problems
 from kb.checker import CheckInputError
 from kb.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
 from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
+from kb.gaps import KINDS as GAP_KINDS
+from kb.gaps import REASONS as VOTE_REASONS
+from kb.gaps import Signal, group_signals, typed_further
 from kb.index import build_index
 from kb.message import CustomerMessage, clean_message
+from kb.redact import redact
 from kb.reply import FORMATS as REPLY_FORMATS
 from kb.reply import MAX_NAME_CHARS, Reply, compose_reply
 from kb.search import MAX_QUERY_CHARS, search
+from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
 
 ROOT = Path(__file__).resolve().parent
 ARTICLE_URL = "/articles/"
@@ -129,8 +141,9 @@ def default_config(instance_path: str) -> dict:
         # Per client address (see PROXY_COUNT); limit strings as the `limits` library reads them.
         "API_RATE_LIMIT": "300 per minute",
         "ASK_RATE_LIMIT": "60 per minute",
-        # Where the rate limiter counts: memory:// per process; redis://... shared by all app servers.
-        "RATELIMIT_STORAGE_URI": "memory://",
+        # Where the rate limiter counts: process:// per process (see ProcessCounts);
+        # redis://... shared by all app servers.
+        "RATELIMIT_STORAGE_URI": "process://",
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         # How many proxies (load balancers) in front of the app set X-Forwarded-For.
@@ -214,6 +227,15 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("access")
 
 
+def random_id(digits: int) -> str:
+    """Return a random hex id for tying log lines or events together (not a secret).
+
+    Python's generator, which is reseeded in every forked worker: the system's random
+    source took about 40 microseconds a call here, once or twice on every request.
+    """
+    return f"{random.getrandbits(4 * digits):0{digits}x}"
+
+
 def init_observability(app: Flask) -> None:
     """Give every request an id (from X-Request-ID if sane), log it as JSON, and trust configured proxies."""
     if app.config["PROXY_COUNT"]:
@@ -231,7 +253,7 @@ def init_observability(app: Flask) -> None:
     @app.before_request
     def start_request():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else random_id(32)
         g.started = time.perf_counter()
 
     @app.after_request
@@ -244,6 +266,63 @@ def init_observability(app: Flask) -> None:
                               "ms": round(elapsed, 2)}},
         )
         return response
+
+
+class ProcessCounts(Storage):
+    """Fixed-window counters in this process's memory: the `limits` storage behind "process://".
+
+    The library's own memory:// storage starts a timer thread every 10 ms while requests
+    arrive, to expire counters; under gunicorn each start waited about 2 ms for the
+    interpreter lock, on every other request. Here a counter whose window has ended
+    restarts when it is next hit, and ended windows are swept at most once a minute, by
+    the request that finds them due. Counts are per process, as with memory://.
+    """
+
+    STORAGE_SCHEME = ["process"]
+    SWEEP_SECONDS = 60
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, when the window ends)
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._windows = {k: window for k, window in self._windows.items() if window[1] > now}
+                self._next_sweep = now + self.SWEEP_SECONDS
+            count, ends = self._windows.get(key, (0, 0.0))
+            if ends <= now:
+                count, ends = 0, now + expiry
+            self._windows[key] = (count + amount, ends)
+            return count + amount
+
+    def get(self, key: str) -> int:
+        count, ends = self._windows.get(key, (0, 0.0))
+        return count if ends > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        _, ends = self._windows.get(key, (0, 0.0))
+        return ends if ends > now else now
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            cleared, self._windows = len(self._windows), {}
+        return cleared
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._windows.pop(key, None)
 
 
 def init_rate_limits(app: Flask) -> None:
@@ -1564,23 +1643,6 @@ def api_feedback():
 # Agents see the failures grouped at /admin (the knowledge-gap inbox) and act on them:
 # training examples and synonyms go through a gate that retrains and evaluates the bot.
 
-import atexit
-import csv
-import dataclasses
-import queue
-import threading
-from collections import Counter, defaultdict
-
-from wtforms.validators import AnyOf
-
-from classifier.gate import Assessment, Verdict, assess, judge
-from kb import charts
-from kb.gaps import KINDS as GAP_KINDS
-from kb.gaps import REASONS as VOTE_REASONS
-from kb.gaps import Signal, group_signals, typed_further
-from kb.redact import redact
-from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
-
 ANALYTICS_DEFAULTS = {
     # False turns event logging off (the inbox and reports then show what is already stored).
     "ANALYTICS_ENABLED": True,
@@ -1879,7 +1941,7 @@ def search_ref() -> str | None:
     if not current_app.config["ANALYTICS_ENABLED"]:
         return None
     if "search_ref" not in g:
-        g.search_ref = uuid.uuid4().hex[:16]
+        g.search_ref = random_id(16)
     return g.search_ref
 
 

@@ -167,7 +167,7 @@ def shape_query(normalizer: Normalizer, text: str) -> tuple[wq.Query | None, str
     clauses = []
     for typed, fixed in meaningful:
         variants = {typed, fixed, *normalizer.lexicon.equivalents(fixed)}
-        stems = {token.text for variant in variants for token in ANALYZER(variant)}
+        stems = {term for variant in variants for term in _analyzed(variant)}
         subqueries = [wq.Term(field, s) for field in SEARCH_FIELDS if field != "tags" for s in stems]
         subqueries += [wq.Term("tags", v) for v in variants]
         clauses.append(wq.Or(subqueries))
@@ -176,6 +176,12 @@ def shape_query(normalizer: Normalizer, text: str) -> tuple[wq.Query | None, str
     if not clauses:
         return None, suggestion
     return wq.Or(clauses, scale=COORDINATION), suggestion
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyzed(word: str) -> tuple[str, ...]:
+    """Return the index terms the analyzer makes of one word (queries repeat a small vocabulary)."""
+    return tuple(token.text for token in ANALYZER(word))
 
 
 def coordination(query: wq.Query) -> float | None:

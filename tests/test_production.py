@@ -2,7 +2,9 @@
 
 import json
 import logging
+import os
 import threading
+import warnings
 
 import pytest
 import schemathesis
@@ -10,7 +12,7 @@ from conftest import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import JsonFormatter, RequestContextFilter, create_app
+from app import JsonFormatter, ProcessCounts, RequestContextFilter, create_app, random_id
 from kb.index import build_index
 
 
@@ -33,6 +35,18 @@ def test_every_response_carries_a_request_id(client):
     assert client.get("/healthz", headers={"X-Request-ID": "lb-abc.123"}).headers["X-Request-ID"] == "lb-abc.123"
     forged = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"]
     assert forged != "bad id <script>" and len(forged) == 32
+
+
+def test_forked_workers_make_different_request_ids():
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # newer Pythons warn about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
+    if child == 0:  # a worker, as gunicorn forks it after the app is built
+        os.write(write_end, random_id(32).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read_end, 64).decode() != random_id(32)
 
 
 def test_log_lines_are_json_with_the_request_id(app):
@@ -80,6 +94,29 @@ def test_questions_count_against_the_api_limit_too_but_preflights_do_not(tmp_pat
     assert client.post("/api/ask", json={"question": "hello"}).status_code == 200
     assert client.get("/api/search?q=imap").status_code == 200
     assert client.get("/api/search?q=imap").status_code == 429
+
+
+def test_process_counts_keep_fixed_windows_without_a_thread(monkeypatch):
+    from limits import parse
+    from limits.storage import storage_from_string
+    from limits.strategies import FixedWindowRateLimiter
+
+    clock = [1000.0]
+    monkeypatch.setattr("app.time.time", lambda: clock[0])
+    storage = storage_from_string("process://")
+    assert isinstance(storage, ProcessCounts)
+    limiter, two = FixedWindowRateLimiter(storage), parse("2 per minute")
+    threads = threading.active_count()
+    assert [limiter.hit(two, "10.0.0.1") for _ in range(3)] == [True, True, False]
+    assert limiter.hit(two, "10.0.0.2")  # another client has its own window
+    assert threading.active_count() == threads
+    stats = limiter.get_window_stats(two, "10.0.0.1")
+    assert stats.remaining == 0 and stats.reset_time == 1060.0
+    clock[0] = 1060.0  # the window has ended: counting starts again
+    assert limiter.hit(two, "10.0.0.1") and limiter.get_window_stats(two, "10.0.0.1").remaining == 1
+    clock[0] = 1000.0 + 60 + ProcessCounts.SWEEP_SECONDS  # a later hit sweeps ended windows away
+    limiter.hit(two, "10.0.0.3")
+    assert set(storage._windows) == {two.key_for("10.0.0.3")}
 
 
 def test_a_failing_rate_limit_store_lets_requests_through_and_logs_it(tmp_path, caplog, monkeypatch):
