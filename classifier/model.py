@@ -19,6 +19,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 from classifier.data import OUT_OF_SCOPE, TrainingData
+from classifier.negation import mark_negations
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,17 @@ class IntentModel:
 
 
 def build_pipeline() -> Pipeline:
-    """Return the untrained pipeline: word and character n-gram TF-IDF into logistic regression."""
+    """Return the untrained pipeline: word and character n-gram TF-IDF into logistic regression.
+
+    The word features read negated words marked (``classifier.negation``); the character
+    features read the question unchanged.
+    """
+    words = TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b", preprocessor=mark_negations
+    )
     features = FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b")),
+            ("words", words),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )

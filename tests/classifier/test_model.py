@@ -94,6 +94,8 @@ def test_models_outside_the_trusted_folder_are_refused(tmp_path, tiny):
     ("not the incoming one, what is the outgoing server", "smtp_settings"),
     ("I do not want IMAP, how do I get POP3", "pop3_enable"),
     ("why don't you support pop3", "pop3_why"),
+    ("I don't need the incoming server, what's the outgoing one", "smtp_settings"),
+    ("no pop for me thanks, imap server and port?", "imap_settings"),
 ])
 def test_negations_route_to_what_the_user_wants(app, question, intent):
     base, model = app.extensions["kb"], app.extensions["intent_model"]
