@@ -198,7 +198,7 @@ def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: lis
     gap = top_p - second_p
     best, best_utility = Thresholds(float(FALLBACK_GRID[0]), 0.0), -np.inf
     rejects = [((top_is_oos | (top_p < f)) & in_scope).sum() / max(1, in_scope.sum()) for f in FALLBACK_GRID]
-    allowed = [f for f, r in zip(FALLBACK_GRID, rejects) if r <= MAX_FALSE_REJECT] or [FALLBACK_GRID[0]]
+    allowed = [f for f, r in zip(FALLBACK_GRID, rejects, strict=True) if r <= MAX_FALSE_REJECT] or [FALLBACK_GRID[0]]
     for fallback in allowed:
         falls = top_is_oos | (top_p < fallback)
         for ambiguity in AMBIGUITY_GRID:

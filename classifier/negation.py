@@ -14,7 +14,8 @@ from __future__ import annotations
 
 # Words that open a negation scope (contractions both with and without the apostrophe).
 CUES = frozenset(
-    "not no don't dont doesn't doesnt didn't isn't aren't won't can't cannot never without instead rather except nor".split()
+    "not no don't dont doesn't doesnt didn't isn't aren't won't can't cannot never without "
+    "instead rather except nor".split()
 )
 # Words that end a scope early: the question turns to what is wanted.
 STOPS = frozenset("what what's whats how which where just only but give please so then now tell".split())

@@ -64,7 +64,7 @@ def test_held_out_questions_are_not_near_copies_of_training_examples(data, name)
     training = [normal(e) for i in data.intents for e in i.examples]
     questions = [normal(q.question) for q in load_questions(ROOT / "classifier" / name)]
     similarity = process.cdist(questions, training, scorer=fuzz.ratio)
-    near = [(questions[q], training[t]) for q, t in zip(*np.nonzero(similarity >= NEAR_COPY))]
+    near = [(questions[q], training[t]) for q, t in zip(*np.nonzero(similarity >= NEAR_COPY), strict=True)]
     assert near == []
 
 
