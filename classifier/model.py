@@ -19,6 +19,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 from classifier.data import OUT_OF_SCOPE, TrainingData
+from classifier.negation import mark_negations
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,17 @@ class IntentModel:
 
 
 def build_pipeline() -> Pipeline:
-    """Return the untrained pipeline: word and character n-gram TF-IDF into logistic regression."""
+    """Return the untrained pipeline: word and character n-gram TF-IDF into logistic regression.
+
+    The word features read negated words marked (``classifier.negation``); the character
+    features read the question unchanged.
+    """
+    words = TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b", preprocessor=mark_negations
+    )
     features = FeatureUnion(
         [
-            ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b")),
+            ("words", words),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
         ]
     )
@@ -168,9 +176,11 @@ def outcome(prediction: Prediction, acceptable: set[str]) -> str:
 def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: list[str], domain: frozenset[str]) -> Thresholds:
     """Pick the thresholds with the best utility on out-of-fold probabilities.
 
-    Only pairs that send at most ``MAX_FALSE_REJECT`` of the answerable questions to
-    the fallback *because of the threshold* are considered; questions the model already
-    ranks as out-of-scope are rejected whatever the threshold, so they do not count.
+    Only fallback thresholds that send at most ``MAX_FALSE_REJECT`` of the answerable
+    questions to the fallback are considered, counting every fallback as the product
+    target does (those the model ranks as out-of-scope too). The utility is nearly flat
+    over the grid, so without that cap the threshold drifts up whenever out-of-scope
+    examples are added. If no threshold meets the cap, the lowest one is used.
     The grid is evaluated with array operations: this runs at every training.
     """
     classes_arr = np.array(classes)
@@ -187,11 +197,10 @@ def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: lis
     pair_hit = top_right | (second == label_idx)
     gap = top_p - second_p
     best, best_utility = Thresholds(float(FALLBACK_GRID[0]), 0.0), -np.inf
-    for fallback in FALLBACK_GRID:
+    rejects = [((top_is_oos | (top_p < f)) & in_scope).sum() / max(1, in_scope.sum()) for f in FALLBACK_GRID]
+    allowed = [f for f, r in zip(FALLBACK_GRID, rejects, strict=True) if r <= MAX_FALSE_REJECT] or [FALLBACK_GRID[0]]
+    for fallback in allowed:
         falls = top_is_oos | (top_p < fallback)
-        threshold_rejects = (in_scope & falls & ~top_is_oos).sum() / max(1, in_scope.sum())
-        if threshold_rejects > MAX_FALSE_REJECT:
-            continue
         for ambiguity in AMBIGUITY_GRID:
             clarify = ~falls & both_domain & (gap < ambiguity)
             utility = (

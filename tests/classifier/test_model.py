@@ -53,6 +53,17 @@ def test_thresholds_come_from_the_data_not_a_constant():
     assert 0.55 < chosen.fallback <= 0.7
 
 
+def test_the_false_reject_cap_counts_every_fallback():
+    classes = ["a", "b", "out_of_scope"]
+    domain = frozenset({"a", "b"})
+    # 3 answerable questions already rank out-of-scope; a threshold above 0.36 would
+    # reject 3 more (6 of 97 in all, over the 5% cap) to catch the 10 off-topic ones.
+    probs = np.array([[0.9, 0.05, 0.05]] * 91 + [[0.35, 0.2, 0.45]] * 3 + [[0.36, 0.3, 0.34]] * 3
+                     + [[0.38, 0.3, 0.32]] * 10)
+    labels = ["a"] * 97 + ["out_of_scope"] * 10
+    assert M.choose_thresholds(probs, labels, classes, domain).fallback <= 0.36
+
+
 def test_save_and_load_round_trip(tmp_path, tiny):
     path = tmp_path / "instance" / "model.joblib"
     M.save(tiny, path)
@@ -83,6 +94,8 @@ def test_models_outside_the_trusted_folder_are_refused(tmp_path, tiny):
     ("not the incoming one, what is the outgoing server", "smtp_settings"),
     ("I do not want IMAP, how do I get POP3", "pop3_enable"),
     ("why don't you support pop3", "pop3_why"),
+    ("I don't need the incoming server, what's the outgoing one", "smtp_settings"),
+    ("no pop for me thanks, imap server and port?", "imap_settings"),
 ])
 def test_negations_route_to_what_the_user_wants(app, question, intent):
     base, model = app.extensions["kb"], app.extensions["intent_model"]
