@@ -19,7 +19,7 @@ HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")
 
 @pytest.fixture
 def gap_app(tmp_path):
-    app = create_app(make_config(tmp_path, HELDOUT_PATH=HELD_OUT))
+    app = create_app(make_config(tmp_path, HELDOUT_PATHS=[HELD_OUT]))
     create_agent(app, "lead@example.com")
     return app
 
@@ -210,7 +210,7 @@ def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(g
         [change] = db.session.execute(sa.select(KnowledgeChange)).scalars().all()
     assert change.accepted and change.author == "lead@example.com" and question in change.summary
     # A restarted app loads the overlay and the saved model as they are: no retraining.
-    restarted = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATH=HELD_OUT))
+    restarted = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
     assert restarted.extensions["intent_model"].trained_at == model.trained_at
 
 
@@ -345,7 +345,7 @@ def test_a_synonym_is_added_for_search_and_the_bot(gap_app, agent):
 
 
 def test_another_worker_picks_up_a_change(gap_app, agent):
-    other = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATH=HELD_OUT))
+    other = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
     agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "sender", "synonym": "smtp"})
     other.extensions["knowledge_checked"] = 0  # as if a second had passed
     other.test_client().get("/healthz")

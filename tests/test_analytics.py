@@ -18,7 +18,7 @@ WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 def logged_app(tmp_path_factory):
     """An app with its own database (the tiny training set), shared by this module's tests."""
     return create_app(
-        make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+        make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")])
     )
 
 

@@ -62,7 +62,7 @@ def postgres_url():
 
 def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp_path):
     config = make_config(
-        tmp_path, DATABASE_URL=postgres_url, HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl")
+        tmp_path, DATABASE_URL=postgres_url, HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")]
     )
     app = create_app(config)
     with app.app_context():

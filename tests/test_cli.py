@@ -53,7 +53,8 @@ def test_evaluate_on_the_shipped_data_passes_its_thresholds(runner):
     result = runner.invoke(args=["evaluate"])
     assert "Cross-validation (5 folds" in result.output
     assert "pop3_enable" in result.output and "most confused" in result.output
-    assert "Held-out questions" in result.output and "POP3 policy: 0 unsafe answers" in result.output
+    assert "heldout.jsonl)" in result.output and "heldout2.jsonl)" in result.output  # each file scored
+    assert "POP3 policy: 0 unsafe answers" in result.output
     assert result.exit_code == 0, result.output
 
 

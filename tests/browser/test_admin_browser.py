@@ -18,7 +18,7 @@ pytestmark = BROWSER_TESTS
 @pytest.fixture(scope="module")
 def gaps_app(tmp_path_factory):
     app = create_app(
-        make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATH=str(ROOT / "tests" / "data" / "heldout.jsonl"))
+        make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")])
     )
     create_agent(app, EMAIL)
     events = app.extensions["event_log"]
