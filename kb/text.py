@@ -8,20 +8,50 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
+import spellchecker
 import yaml
-from rapidfuzz.distance import DamerauLevenshtein
 from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 WORD_RE = re.compile(r"[^\W_][\w@./'-]*[^\W_]|[^\W_]")
 # Words of a question that say nothing about what is asked.
 QUESTION_WORDS = frozenset(
     "how do does did what which why where who whom whose i me my mine can could should would "
     "please pls hi hello there is are am be been was were a an the to of for on in at it its "
-    "with and or not no don't dont doesn't want need get use using".split()
+    "with and or not no don't dont doesn't want need get use using what's whats".split()
 )
+# A word seen at least this often in pyspellchecker's English frequency list is a real word,
+# so the speller never rewrites it ("host" is not a typo of "most"). Two thirds of the list
+# sit at its lowest count (50) and most of those are obscure forms; left in, they would
+# shield typos that happen to spell one ("issus"). No typo in the training data or the
+# held-out questions is seen more than 50 times, the rarest real word they use far more.
+COMMON_WORD_MIN_COUNT = 100
+
+
+@dataclass(frozen=True)
+class CommonWords:
+    """Common English words the speller leaves as typed, and a name for the list they came from."""
+
+    words: frozenset[str]
+    source: str
+
+
+@cache
+def common_words(min_count: int = COMMON_WORD_MIN_COUNT) -> CommonWords:
+    """Load the English words seen at least ``min_count`` times in pyspellchecker's list.
+
+    The list ships inside the package (no download). Loading it takes a fraction of a
+    second, so it is done once per process: every normaliser built after that (at start,
+    on a data reload) shares the same immutable set. ``source`` names the package version,
+    the floor and a digest of the words, so the normaliser's fingerprint changes with them.
+    """
+    frequencies = spellchecker.SpellChecker(language="en").word_frequency
+    found = frozenset(word for word, count in frequencies.items() if count >= min_count)
+    digest = hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
+    return CommonWords(found, f"pyspellchecker {spellchecker.__version__} en >= {min_count} {digest}")
 
 
 @dataclass(frozen=True)
@@ -75,10 +105,11 @@ def load_lexicon(path: str | Path, overlay_path: str | Path | None = None) -> Le
 
 
 class Speller:
-    """Correct words that are not in a vocabulary to the closest word that is."""
+    """Correct words that are neither in a vocabulary nor common words to the closest vocabulary word."""
 
-    def __init__(self, vocabulary: dict[str, int]):
+    def __init__(self, vocabulary: dict[str, int], common: frozenset[str] = frozenset()):
         self.vocabulary = vocabulary
+        self.common = common
         self._by_length: dict[int, list[str]] = {}
         for word in vocabulary:
             self._by_length.setdefault(len(word), []).append(word)
@@ -100,7 +131,7 @@ class Speller:
 
     def _correct(self, word: str) -> str:
         limit = self.max_distance(word)
-        if word in self.vocabulary or not limit or not word.isalpha():
+        if word in self.vocabulary or word in self.common or not limit or not word.isalpha():
             return word
         matches = process.extract(
             word, self._candidates(len(word), limit), scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=None
@@ -150,8 +181,13 @@ class Normalizer:
         return " ".join(out)
 
 
-def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int]) -> Normalizer:
-    """Make a normalizer whose speller knows ``vocabulary`` and every lexicon word."""
+def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int], common: CommonWords | None = None) -> Normalizer:
+    """Make a normalizer whose speller knows ``vocabulary`` and every lexicon word, and leaves common words alone.
+
+    ``common`` defaults to the English words of :func:`common_words`. Common words are not
+    correction targets: a typo is still corrected only to a word of the vocabulary.
+    """
+    common = common_words() if common is None else common
     known = dict(vocabulary)
     for word in QUESTION_WORDS:
         known.setdefault(word, 1)
@@ -159,6 +195,8 @@ def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int]) -> Normalizer
         for part in words(word):
             known[part] = known.get(part, 0) + 1
     digest = hashlib.sha256(
-        json.dumps([sorted(lexicon.spellings.items()), sorted(lexicon.groups.items()), sorted(known)]).encode()
+        json.dumps(
+            [sorted(lexicon.spellings.items()), sorted(lexicon.groups.items()), sorted(known), common.source]
+        ).encode()
     ).hexdigest()
-    return Normalizer(lexicon=lexicon, speller=Speller(known), fingerprint=digest)
+    return Normalizer(lexicon=lexicon, speller=Speller(known, common.words), fingerprint=digest)

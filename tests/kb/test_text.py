@@ -1,0 +1,62 @@
+"""The shared normaliser: typos are corrected, real English words are left as typed."""
+
+import pytest
+
+from kb import DEFAULT_LEXICON_PATH
+from kb.text import CommonWords, build_normalizer, common_words, load_lexicon
+
+LEXICON = load_lexicon(DEFAULT_LEXICON_PATH)
+# The words the speller used to "correct" real words to, beside the ones typos should become.
+VOCABULARY = dict.fromkeys(
+    "most must find use mail correct reception what one will port smtp right want can how any such "
+    "the all person would settings address outgoing incoming authentication protocol username issues".split(),
+    5,
+)
+NORMALIZER = build_normalizer(LEXICON, VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "word",
+    "host just fine user incorrect exception chat none cost bill fail sort night show many much them gone "
+    "call personal world".split(),
+)
+def test_common_english_words_are_not_corrected(word):
+    assert NORMALIZER.speller.correct(word) == word
+
+
+@pytest.mark.parametrize(
+    ("typo", "word"),
+    [
+        ("setings", "settings"),
+        ("adress", "address"),
+        ("outgoign", "outgoing"),
+        ("incomming", "incoming"),
+        ("smpt", "smtp"),
+        ("authetication", "authentication"),
+        ("authentification", "authentication"),
+        ("protocal", "protocol"),
+        ("usrname", "username"),
+        ("issus", "issues"),  # in the English list, but below its frequency floor
+    ],
+)
+def test_typos_are_still_corrected(typo, word):
+    assert NORMALIZER.speller.correct(typo) == word
+
+
+def test_a_question_keeps_its_meaning():
+    assert NORMALIZER.normalize("my host rejects the incorrect pasword") == "my host rejects the incorrect pasword"
+    assert NORMALIZER.normalize("outgoign setings") == "outgoing smtp settings"
+
+
+def test_the_word_list_is_loaded_once_and_without_rare_entries():
+    words = common_words()
+    assert words is common_words()
+    assert {"host", "incorrect", "exception"} <= words.words
+    assert not {"adress", "setings", "outgoign", "issus"} & words.words
+    assert words.source.startswith("pyspellchecker ")
+
+
+def test_the_fingerprint_follows_the_word_list():
+    first = build_normalizer(LEXICON, VOCABULARY, CommonWords(frozenset({"host"}), "list a"))
+    second = build_normalizer(LEXICON, VOCABULARY, CommonWords(frozenset({"host"}), "list b"))
+    assert first.fingerprint != second.fingerprint
