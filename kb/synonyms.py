@@ -21,7 +21,7 @@ class SynonymError(ValueError):
 
 
 def merge_lexicons(base: dict, overlay: dict) -> dict:
-    """Return ``base`` with the overlay's spellings and synonym groups merged in.
+    """Return ``base`` with the overlay's spellings, synonym groups and terms merged in.
 
     A group of the overlay that shares a word with a group of ``base`` extends that group
     (its first word stays the canonical one); any other group is added.
@@ -38,7 +38,12 @@ def merge_lexicons(base: dict, overlay: dict) -> dict:
             groups.append(group)
         else:
             target += [w for w in group if w not in {t.lower() for t in target}]
-    return {**base, "spellings": spellings, "synonyms": groups}
+    merged = {**base, "spellings": spellings, "synonyms": groups}
+    terms = [str(t) for t in base.get("terms") or []]
+    terms += [str(t) for t in overlay.get("terms") or [] if str(t) not in terms]
+    if terms:
+        merged["terms"] = terms
+    return merged
 
 
 def check_word(word: str) -> str:
@@ -80,5 +85,5 @@ def add_synonym(overlay: dict, lexicon: dict, word: str, synonym: str) -> dict:
 def dump_lexicon(raw: dict) -> str:
     """Write a lexicon (or an overlay) as YAML in the format of ``synonyms.yml``."""
     header = "# Synonyms added from the knowledge-gap inbox; merged into kb/synonyms.yml when loaded.\n"
-    body = {key: raw[key] for key in ("spellings", "synonyms") if raw.get(key)}
+    body = {key: raw[key] for key in ("spellings", "synonyms", "terms") if raw.get(key)}
     return header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, default_flow_style=None, width=1000)

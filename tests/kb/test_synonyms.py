@@ -42,3 +42,10 @@ def test_the_loader_merges_the_overlay_file(tmp_path):
     assert lexicon.canonical("sender") == "smtp"
     assert load_lexicon(shipped, tmp_path / "missing.yml").equivalents("sender") == ("sender",)
     assert overlay.read_text().startswith("# Synonyms added")
+
+
+def test_overlay_terms_join_the_shipped_ones():
+    merged = merge_lexicons({**SHIPPED, "terms": ["gmail"]}, {"terms": ["sftp", "gmail"]})
+    assert merged["terms"] == ["gmail", "sftp"]
+    assert "terms" not in merge_lexicons(SHIPPED, {})
+    assert "terms: [gmail, sftp]" in dump_lexicon(merged)

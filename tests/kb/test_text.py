@@ -60,3 +60,9 @@ def test_the_fingerprint_follows_the_word_list():
     first = build_normalizer(LEXICON, VOCABULARY, CommonWords(frozenset({"host"}), "list a"))
     second = build_normalizer(LEXICON, VOCABULARY, CommonWords(frozenset({"host"}), "list b"))
     assert first.fingerprint != second.fingerprint
+
+
+def test_lexicon_terms_are_known_words():
+    assert {"gmail", "sftp", "jmap"} <= set(LEXICON.terms)
+    assert NORMALIZER.normalize("gmail over sftp") == "gmail over sftp"
+    assert NORMALIZER.speller.correct("gmial") == "gmail"
