@@ -12,10 +12,11 @@ words long instead of ending at a comma. Character features still read the quest
 
 from __future__ import annotations
 
-# Words that open a negation scope (contractions both with and without the apostrophe).
+# Words that open a negation scope. The shared normaliser writes contractions typed without
+# the apostrophe ("dont", "wont") with it; the bare forms stay for text that skipped it.
 CUES = frozenset(
-    "not no don't dont doesn't doesnt didn't isn't aren't won't can't cannot never without "
-    "instead rather except nor".split()
+    "not no don't dont doesn't doesnt didn't isn't wasn't aren't weren't won't can't cannot couldn't "
+    "wouldn't shouldn't haven't hasn't never without instead rather except nor".split()
 )
 # Words that end a scope early: the question turns to what is wanted.
 STOPS = frozenset("what what's whats how which where just only but give please so then now tell".split())

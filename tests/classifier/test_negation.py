@@ -12,6 +12,8 @@ from classifier.negation import mark_negations
     ("use imap instead of pop3", "use imap instead neg_of neg_pop3"),
     ("sending smtp works what about the incoming imap", "neg_sending neg_smtp works what about the incoming imap"),
     ("dont want pop3 imap server please", "dont neg_want neg_pop3 imap server please"),
+    ("i couldn't send with smtp", "i couldn't neg_send neg_with neg_smtp"),
+    ("i haven't enabled pop3 what about imap", "i haven't neg_enabled neg_pop3 what about imap"),
 ])
 def test_negated_words_and_settled_directions_are_marked(text, marked):
     assert mark_negations(text) == marked

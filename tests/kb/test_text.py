@@ -66,3 +66,11 @@ def test_lexicon_terms_are_known_words():
     assert {"gmail", "sftp", "jmap"} <= set(LEXICON.terms)
     assert NORMALIZER.normalize("gmail over sftp") == "gmail over sftp"
     assert NORMALIZER.speller.correct("gmial") == "gmail"
+
+
+@pytest.mark.parametrize(
+    "bare", "dont doesnt didnt isnt wasnt arent werent wont cant couldnt wouldnt shouldnt havent hasnt".split()
+)
+def test_negations_typed_without_an_apostrophe_get_one(bare):
+    negation = bare[:-1] + "'t"
+    assert NORMALIZER.normalize(f"I {bare.upper()} want pop3") == f"i {negation} want pop3"
