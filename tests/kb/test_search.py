@@ -54,6 +54,16 @@ def test_typos_give_a_suggestion(app):
     assert run(app, "smtp authentication").suggestion is None
 
 
+@pytest.mark.parametrize(
+    "query",
+    ["my host says the password is incorrect", "how many mails can I send", "none of my mail arrives",
+     "chat with a person"],
+)
+def test_real_words_give_no_suggestion(app, query):
+    # Each word is English; each used to be "corrected" to a nearby article word (host -> most).
+    assert run(app, query).suggestion is None
+
+
 def test_nothing_found_gives_no_results_and_no_crash(app):
     page = run(app, "zzzqqqxx")
     assert (page.total, page.hits) == (0, ())
