@@ -22,6 +22,8 @@ CUES = frozenset(
 STOPS = frozenset("what what's whats how which where just only but give please so then now tell".split())
 # Words after a direction that say that part already works ("smtp is done", "sending works fine").
 SETTLED = frozenset("works working worked fine done sorted ok okay already".split())
+# Words before a direction that make a settled word a wish instead ("i need pop3 working").
+WANTED = frozenset("need needs want wants get getting".split())
 # Mail directions, as the shared normaliser writes them (it adds imap/smtp beside their synonyms).
 PROTOCOLS = frozenset({"pop3", "imap", "smtp"})
 DIRECTIONS = PROTOCOLS | frozenset({"incoming", "outgoing", "sending", "receiving", "inbound", "outbound"})
@@ -51,7 +53,10 @@ def mark_negations(text: str) -> str:
             out.append(word)
     for i, word in enumerate(out):
         if word in SETTLED:
-            for j in range(max(0, i - SETTLED_LOOKBACK), i):
+            window = range(max(0, i - SETTLED_LOOKBACK), i)
+            if any(out[j] in WANTED for j in window):
+                continue
+            for j in window:
                 if out[j] in DIRECTIONS:
                     out[j] = "neg_" + out[j]
     return " ".join(out)

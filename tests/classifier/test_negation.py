@@ -14,6 +14,9 @@ from classifier.negation import mark_negations
     ("dont want pop3 imap server please", "dont neg_want neg_pop3 imap server please"),
     ("i couldn't send with smtp", "i couldn't neg_send neg_with neg_smtp"),
     ("i haven't enabled pop3 what about imap", "i haven't neg_enabled neg_pop3 what about imap"),
+    # a settled word after a wish does not say the direction works
+    ("i just need pop3 working on my mac", "i just need pop3 working on my mac"),
+    ("i have imap working give me smtp", "i have neg_imap working give me smtp"),
 ])
 def test_negated_words_and_settled_directions_are_marked(text, marked):
     assert mark_negations(text) == marked
