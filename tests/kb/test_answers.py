@@ -5,7 +5,8 @@ import re
 import pytest
 
 from kb import answer
-from kb.answers import Answer, load_responses, pop3_policy_problems
+from kb.answers import Answer, fallback_answer, load_responses, pop3_policy_problems
+from kb.search import SearchHit
 from kb.render import html_to_text, markdown_to_html
 
 
@@ -37,6 +38,15 @@ def test_no_answer_ever_tells_a_user_how_to_enable_pop3(base):
 ])
 def test_the_pop3_policy_check_catches_instructions(bad):
     assert pop3_policy_problems(Answer("x", bad, bad, bad, None, (), (), None))
+
+
+def test_a_fallback_linking_any_section_is_policy_safe(base):
+    # A fallback lists search results by their titles, so no section title may name POP3 alone.
+    for article in base.library.articles.values():
+        for section in article.sections:
+            hit = SearchHit(article.title, section.title, "/articles/x", "", 1.0, article.slug, section.anchor)
+            fallback = fallback_answer(base.responses, base.settings, [hit], "/articles/")
+            assert pop3_policy_problems(fallback) == [], section.title
 
 
 def test_answers_cite_their_source_with_date(base):
