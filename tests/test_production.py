@@ -78,13 +78,16 @@ def test_the_whole_api_is_rate_limited(tmp_path):
 
 
 def test_api_responses_say_how_much_of_the_limit_is_left(tmp_path):
-    client = create_app(make_config(tmp_path, API_RATE_LIMIT="5 per minute", ASK_RATE_LIMIT="3 per minute")).test_client()
+    config = make_config(tmp_path, API_RATE_LIMIT="5 per minute", ASK_RATE_LIMIT="3 per minute", RATELIMIT_HEADERS_ENABLED=True)
+    client = create_app(config).test_client()
     searched = client.get("/api/search?q=imap")
     assert (searched.headers["X-RateLimit-Limit"], searched.headers["X-RateLimit-Remaining"]) == ("5", "4")
     asked = client.post("/api/ask", json={"question": "hello"})  # the tighter ask limit is the one reported
     assert (asked.headers["X-RateLimit-Limit"], asked.headers["X-RateLimit-Remaining"]) == ("3", "2")
     assert int(asked.headers["X-RateLimit-Reset"]) > 0
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+    quiet = create_app(make_config(tmp_path / "quiet")).test_client()
+    assert "X-RateLimit-Limit" not in quiet.get("/api/search?q=imap").headers
 
 
 def test_questions_count_against_the_api_limit_too_but_preflights_do_not(tmp_path):
