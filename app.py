@@ -178,6 +178,9 @@ def create_app(config: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)
     app.session_interface = CookieSessions()
+    # JSON answers keep the order they are built in (question fields first); sorting the keys
+    # of every answer was a tenth of the time spent turning it into JSON.
+    app.json.sort_keys = False
 
     init_observability(app)
     init_knowledge_base(app)
@@ -247,6 +250,10 @@ def init_observability(app: Flask) -> None:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     if app.config["LOG_JSON"] and not app.testing:
+        # The JSON lines name neither source lines, threads nor processes: do not collect them
+        # for every record (the logging HOWTO's "Optimization" settings).
+        logging._srcfile = None
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
         root = logging.getLogger()
         if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
             handler = logging.StreamHandler()
