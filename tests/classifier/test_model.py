@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import ROOT, TINY_INTENTS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from classifier import model as M
 from classifier.data import load_intents
-from conftest import ROOT, TINY_INTENTS
 
 
 def lower(text):
@@ -124,8 +126,17 @@ def test_the_shipped_model_was_trained_on_the_shipped_data(app):
 
 
 @pytest.mark.parametrize("text", ["how do I enable pop3 on my iphone", "smtp port", "zzz qqq", "",
-                                  "outlook keeps asking for my password and won't connect to the server"])
+                                  "outlook keeps asking for my password and won't connect to the server",
+                                  "  SMTP\tport\n\nfür   Outlook  ", "a b imap imap imap", "ĳ ﬁ Straße İstanbul"])
 def test_fast_scorer_agrees_with_predict_proba(app, text):
+    model = app.extensions["intent_model"]
+    expected = model.pipeline.predict_proba([text])[0]
+    assert np.allclose(model.scorer.probabilities(text), expected, atol=1e-12)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from("smtp imap pop3 ÉéİıßŁ\t\n \u00a0\u2003.,'-!?0123456789"), max_size=60))
+def test_fast_scorer_agrees_with_predict_proba_on_any_text(app, text):
     model = app.extensions["intent_model"]
     expected = model.pipeline.predict_proba([text])[0]
     assert np.allclose(model.scorer.probabilities(text), expected, atol=1e-12)
