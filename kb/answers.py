@@ -184,17 +184,26 @@ def compose(
     )
 
 
-@lru_cache(maxsize=2048)
-def render_block(markdown: str, article_url: str) -> tuple[str, str]:
+def render_fresh_block(markdown: str, article_url: str) -> tuple[str, str]:
     """Render one block of an answer (its prose, settings, links or source line) as HTML and text.
 
-    Answers composed per request (fallbacks, clarifying questions) repeat most of their
-    blocks, and their links come from a small set of article sections, so each distinct block
-    is rendered once. Blocks are whole paragraphs or lists: rendering them one by one gives
-    the same HTML as rendering them joined.
+    Blocks are whole paragraphs or lists: rendering them one by one gives the same HTML as
+    rendering them joined, so an answer is rendered block by block.
     """
     html = markdown_to_html(markdown, article_url)
     return html, html_to_text(html, links=True)
+
+
+# Answers composed per request (fallbacks, clarifying questions) repeat most of their blocks,
+# and their links come from a small set of article sections: each distinct block is rendered once.
+render_block = lru_cache(maxsize=2048)(render_fresh_block)
+
+
+def append_block(answer: Answer, markdown: str, article_url: str) -> Answer:
+    """Return the answer with one more block at its end (rendered afresh: it may quote a person's words)."""
+    html, text = render_fresh_block(markdown, article_url)
+    return replace(answer, markdown=f"{answer.markdown}\n\n{markdown}", html=f"{answer.html}\n{html}",
+                   text=f"{answer.text}\n\n{text}")
 
 
 def link_title(link: ArticleLink, separator: str = ": ") -> str:

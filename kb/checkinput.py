@@ -18,9 +18,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
-from kb.answers import Answer, escape_markdown
+from kb.answers import Answer, append_block, escape_markdown
 from kb.articles import Library
 from kb.checker import (
     MAX_FIELD_CHARS,
@@ -51,7 +51,6 @@ from kb.labels import (
     phrase_pattern,
     port_facts,
 )
-from kb.render import html_to_text, markdown_to_html
 from kb.settings import MailSettings
 
 BOTH = "both"
@@ -357,8 +356,9 @@ BARE_NUMBER_RE = re.compile(
 VERSION_RE = re.compile(
     r"\b(?:windows|win|version|ver|v|build|office|ubuntu|debian|fedora|mac\s*os\s*x?)\s*\d+(?:\.\d+)*\b", re.I
 )
-# Settings need a port (a number) or a host (a dotted name); without either, reading is wasted.
-SETTINGS_HINT_RE = re.compile(r"\d|[a-z0-9]\.[a-z]{2}", re.I)
+# Settings need a port (a number standing alone, or right after "port") or a host (a dotted
+# name, or an address of numbers); without one of them, reading is wasted. "pop3" is neither.
+SETTINGS_HINT_RE = re.compile(r"(?<!\w)\d|ports?\s*(?:number\s*)?\d|[a-z0-9]\.[a-z]{2}", re.I)
 CLAUSE_BREAK_RE = re.compile(r"[,;\n|]|\.(?=\s|$)|\s(?:and|but|then|while|also|plus)\s|\s[-–—]\s", re.I)
 REMOVED_RE = re.compile(rf"\b(?:{PASSWORD_WORDS}|pass)\s*(?:[:=]|\bis\b)?\s*{re.escape(REMOVED)}", re.I)
 # Words that carry no setting; anything else left over is reported as not understood.
@@ -803,6 +803,4 @@ def mention_check(answer: Answer, result: CheckResult, checker_url: str, article
     if result.password_removed:
         lines.append(_markdown_text(result.notes[0]))
     lines.append(f"Every field is on the [settings checker]({checker_url}).")
-    markdown = answer.markdown + "\n\n" + "\n\n".join(lines)
-    rendered = markdown_to_html(markdown, article_url)
-    return replace(answer, markdown=markdown, html=rendered, text=html_to_text(rendered, links=True))
+    return append_block(answer, "\n\n".join(lines), article_url)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb import DEFAULT_SETTINGS_PATH
-from kb.answers import Answer
+from kb.answers import Answer, compose
 from kb.articles import load_articles
 from kb.checker import CheckInputError, ClientConfig, ServerInput, check
 from kb.checkinput import (
@@ -25,6 +25,7 @@ from kb.checkinput import (
     safe_echo,
     settings_in_question,
 )
+from kb.render import html_to_text, markdown_to_html
 from kb.settings import load_settings
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
@@ -300,10 +301,10 @@ def test_looks_like_settings():
 
 
 SETTINGS_LIKE_PIECES = ["port", "Port:", " ", ".", ":", "993", "٩", "imap", "smtp", "mail", "example", "com", "x",
-                        "-", "ssl", "10.0.0.1", "K", "is", "\n", "pop3"]
+                        "-", "ssl", "10.0.0.1", "K", "is", "\n", "pop3", "number", "=", "#", "_", "/", "@", "ports", "\t"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(SETTINGS_LIKE_PIECES), max_size=12).map("".join) | st.text(max_size=40))
 def test_the_quick_hint_never_skips_text_that_reads_as_settings(text):
     # The bot skips the close reading of a question when the hint does not match.
@@ -435,6 +436,14 @@ def test_a_pasted_description_is_checked_for_the_bot_and_a_question_is_not():
     assert settings_in_question("how do I enable POP3", SETTINGS, LIBRARY, "/articles/") is None
     result = settings_in_question("POP on port 110, user jsmith, no SSL", SETTINGS, LIBRARY, "/articles/")
     assert result is not None and result.verdict == "error"
+
+
+def test_a_mentioned_check_reads_as_if_the_whole_answer_were_rendered_at_once():
+    answer = compose("imap_settings", "Use IMAP.", settings=SETTINGS, blocks=("imap",), article_url="/articles/")
+    result = check(ClientConfig(incoming=ServerInput(protocol="pop3", port=110)), SETTINGS, LIBRARY)
+    mentioned = mention_check(answer, result, "/check")
+    assert mentioned.html == markdown_to_html(mentioned.markdown)
+    assert mentioned.text == html_to_text(mentioned.html, links=True)
 
 
 def test_mentioning_a_check_in_an_answer():
