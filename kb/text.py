@@ -147,9 +147,16 @@ class Speller:
         return best[0]
 
 
+# Raise when the rules in this file change how text is read, so models trained on the old
+# reading are retrained (the fingerprint is stored with them).
+RULES_VERSION = 2
+# Phones and word processors type "don’t": every apostrophe-like mark reads as "'".
+APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u2032\uff07", "'"))
+
+
 def words(text: str) -> list[str]:
-    """Split text into lower-case words, keeping host names and addresses whole."""
-    return WORD_RE.findall(text.lower())
+    """Split text into lower-case words, keeping host names, addresses and "don't" whole."""
+    return WORD_RE.findall(text.lower().translate(APOSTROPHES))
 
 
 def count_words(texts: Iterable[str]) -> dict[str, int]:
@@ -199,7 +206,8 @@ def build_normalizer(lexicon: Lexicon, vocabulary: dict[str, int], common: Commo
             known[part] = known.get(part, 0) + 1
     digest = hashlib.sha256(
         json.dumps(
-            [sorted(lexicon.spellings.items()), sorted(lexicon.groups.items()), sorted(known), common.source]
+            [RULES_VERSION, sorted(lexicon.spellings.items()), sorted(lexicon.groups.items()), sorted(known),
+             common.source]
         ).encode()
     ).hexdigest()
     return Normalizer(lexicon=lexicon, speller=Speller(known, common.words), fingerprint=digest)

@@ -93,6 +93,8 @@ def test_models_outside_the_trusted_folder_are_refused(tmp_path, tiny):
 # Confident mistakes are the real risk: negations and off-topic questions that share words.
 @pytest.mark.parametrize(("question", "intent"), [
     ("I don't want POP, what's the IMAP server", "imap_settings"),
+    ("I don\u2019t want POP, what\u2019s the IMAP server", "imap_settings"),  # typed on a phone
+    ("I dont want pop what is the imap server", "imap_settings"),
     ("not the incoming one, what is the outgoing server", "smtp_settings"),
     ("I do not want IMAP, how do I get POP3", "pop3_enable"),
     ("why don't you support pop3", "pop3_why"),

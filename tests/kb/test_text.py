@@ -74,3 +74,10 @@ def test_lexicon_terms_are_known_words():
 def test_negations_typed_without_an_apostrophe_get_one(bare):
     negation = bare[:-1] + "'t"
     assert NORMALIZER.normalize(f"I {bare.upper()} want pop3") == f"i {negation} want pop3"
+
+
+@pytest.mark.parametrize("mark", ["\u2019", "\u2018", "\u02bc", "\uff07"])
+def test_typographic_apostrophes_read_as_plain_ones(mark):
+    typed = f"I don{mark}t want POP, what{mark}s the imap server"
+    assert NORMALIZER.normalize(typed) == NORMALIZER.normalize("I don't want POP, what's the imap server")
+    assert "don't" in NORMALIZER.normalize(typed)
