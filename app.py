@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import queue
-import random
 import re
 import secrets
 import sys
@@ -66,6 +65,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -147,8 +147,9 @@ def default_config(instance_path: str) -> dict:
         # redis://... shared by all app servers.
         "RATELIMIT_STORAGE_URI": "process://",
         "RATELIMIT_ENABLED": True,
-        # X-RateLimit-* headers on every API answer (off by default, as in Flask-Limiter: they
-        # cost two look-ups a request, and 429 answers carry Retry-After either way).
+        # X-RateLimit-* headers on every API answer. Off by default since the move from
+        # Flask-Limiter (where this app had them on): the widget does not read them, they cost
+        # look-ups on every request, and 429 answers carry Retry-After either way.
         "RATELIMIT_HEADERS_ENABLED": False,
         # How many proxies (load balancers) in front of the app set X-Forwarded-For.
         "PROXY_COUNT": 0,
@@ -235,25 +236,12 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("access")
 
 
-def random_id(digits: int) -> str:
-    """Return a random hex id for tying log lines or events together (not a secret).
-
-    Python's generator, which is reseeded in every forked worker: the system's random
-    source took about 40 microseconds a call here, once or twice on every request.
-    """
-    return f"{random.getrandbits(4 * digits):0{digits}x}"
-
-
 def init_observability(app: Flask) -> None:
     """Give every request an id (from X-Request-ID if sane), log it as JSON, and trust configured proxies."""
     if app.config["PROXY_COUNT"]:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     if app.config["LOG_JSON"] and not app.testing:
-        # The JSON lines name neither source lines, threads nor processes: do not collect them
-        # for every record (the logging HOWTO's "Optimization" settings).
-        logging._srcfile = None
-        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
         root = logging.getLogger()
         if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
             handler = logging.StreamHandler()
@@ -265,7 +253,7 @@ def init_observability(app: Flask) -> None:
     @app.before_request
     def start_request():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else random_id(32)
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else secrets.token_hex(16)
         g.started = time.perf_counter()
 
     @app.after_request
@@ -337,30 +325,47 @@ class ProcessCounts(Storage):
             self._windows.pop(key, None)
 
 
+# Pages that do an API call's work count against the API limit too.
+RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST")}
+RATE_LIMIT_ERROR_LOG_SECONDS = 60
+
+
 def init_rate_limits(app: Flask) -> None:
-    """Limit /api/* per client address; /api/ask, the expensive one, more tightly.
+    """Limit /api/* (and the pages doing the same work) per client address; /api/ask more tightly.
 
     The `limits` library parses the limit strings, counts in fixed windows and stores the
-    counts (memory per process, or Redis shared by every app server); this hook only picks
-    which limits a request counts against. (Flask-Limiter, the extension over the same
-    library, spent 0.3-0.75 ms on each request: up to a fifth of an answer. Two hits here cost
-    about 10 microseconds.) A storage that fails lets requests through and logs why:
-    an outage of Redis must not take the help center down with it.
+    counts (per process, or in Redis shared by every app server); this hook only picks which
+    limit a request counts against. /api/ask, the expensive one, has its own limit instead of
+    the API's. (Flask-Limiter, the extension over the same library, spent 0.3-0.75 ms on each
+    request: up to a fifth of an answer; a hit here costs about 5 microseconds.) Limits are
+    read once, when the app is built.
+
+    When the store fails (Redis unreachable), requests are let through and the log says so,
+    at most once a minute: an outage of Redis must not take the help center down with it.
     """
     if not app.config["RATELIMIT_ENABLED"]:
         return
-    limiter = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"]))
-    api_limits = parse_many(app.config["API_RATE_LIMIT"])
-    ask_limits = parse_many(app.config["ASK_RATE_LIMIT"])
+    # wrap_exceptions: every backend's errors arrive as one type, StorageError.
+    limiter = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True))
+    api_limits = [("api", item) for item in parse_many(app.config["API_RATE_LIMIT"])]
+    ask_limits = [("ask", item) for item in parse_many(app.config["ASK_RATE_LIMIT"])]
     send_headers = app.config["RATELIMIT_HEADERS_ENABLED"]
+    last_error_logged = 0.0
 
     def counted() -> list[tuple[str, RateLimitItem]]:
-        if request.blueprint != "api" or request.method == "OPTIONS":
-            return []
-        rules = [("api", item) for item in api_limits]
         if request.endpoint == "api.api_ask":
-            rules += [("ask", item) for item in ask_limits]
-        return rules
+            return ask_limits
+        if request.method != "OPTIONS" and (
+            request.blueprint == "api" or (request.endpoint, request.method) in RATE_LIMITED_PAGES
+        ):
+            return api_limits
+        return []
+
+    def storage_failed(error: StorageError) -> None:
+        nonlocal last_error_logged
+        if time.monotonic() - last_error_logged >= RATE_LIMIT_ERROR_LOG_SECONDS:
+            last_error_logged = time.monotonic()
+            log.error("rate limit storage failed, requests are let through: %s", error)
 
     @app.before_request
     def check_rate_limits():
@@ -368,11 +373,12 @@ def init_rate_limits(app: Flask) -> None:
         for scope, item in counted():
             try:
                 allowed = limiter.hit(item, scope, client)
-            except Exception as error:  # any storage backend's error: fail open, loudly
-                log.error("rate limit storage failed, request let through: %s", error)
+                if not allowed:
+                    reset = limiter.get_window_stats(item, scope, client).reset_time
+            except StorageError as error:
+                storage_failed(error)
                 return
             if not allowed:
-                reset = limiter.get_window_stats(item, scope, client).reset_time
                 raise TooManyRequests(str(item), retry_after=max(1, math.ceil(reset - time.time())))
 
     @app.after_request
@@ -382,7 +388,8 @@ def init_rate_limits(app: Flask) -> None:
             client = request.remote_addr or "unknown"
             try:
                 windows = [(item, limiter.get_window_stats(item, scope, client)) for scope, item in rules]
-            except Exception:  # already logged by the check
+            except StorageError as error:
+                storage_failed(error)
                 return response
             item, window = min(windows, key=lambda pair: pair[1].remaining)
             response.headers["X-RateLimit-Limit"] = str(item.amount)
@@ -1976,7 +1983,7 @@ def search_ref() -> str | None:
     if not current_app.config["ANALYTICS_ENABLED"]:
         return None
     if "search_ref" not in g:
-        g.search_ref = random_id(16)
+        g.search_ref = secrets.token_hex(8)
     return g.search_ref
 
 
