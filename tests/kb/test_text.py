@@ -81,3 +81,9 @@ def test_typographic_apostrophes_read_as_plain_ones(mark):
     typed = f"I don{mark}t want POP, what{mark}s the imap server"
     assert NORMALIZER.normalize(typed) == NORMALIZER.normalize("I don't want POP, what's the imap server")
     assert "don't" in NORMALIZER.normalize(typed)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("my sever name", "server"), ("smtp severs", "servers"),
+                                              ("imap hots", "host")])
+def test_typos_that_are_english_words_too_are_respelled(typed, meant):
+    assert meant in NORMALIZER.normalize(typed).split()
