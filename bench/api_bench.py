@@ -11,7 +11,7 @@ Run from the repository root:
    only. The project's app runs as in production (PRODUCTION on, security headers, JSON request
    logs written to a file, analytics events stored, the rate limiter on with its limits raised
    above the load). Both servers run side by side, and short rounds alternate between them
-   (bare, project, bare, project, ...), so that a change in the machine's load falls on both:
+   (bare then project, project then bare, ...), so that a change in the machine's load falls on both:
    each round gives a throughput ratio, and the figures are medians over the rounds. Reported:
    requests per second, p50/p99 latency, errors, CPU time of the server's processes per request,
    and each endpoint's throughput as a share of the bare endpoint's.
@@ -250,8 +250,10 @@ def bench_gunicorn(seconds: int, rounds: int, connections: int, workers: int) ->
             for endpoint, (path, script) in scripts.items():
                 for name in names:  # warm up: lazy imports, first-use set-up, caches
                     run_wrk(servers[name][1], path, 2, connections, script)
-                for _ in range(rounds):
-                    for name in names:
+                for round_number in range(rounds):
+                    # Bare first, then the project, then the other way round: a drift in the
+                    # machine's load within a round does not always fall on the same server.
+                    for name in names if round_number % 2 == 0 else reversed(names):
                         server, port = servers[name]
                         cpu = server_cpu_seconds(server.pid)
                         result = run_wrk(port, path, seconds, connections, script)

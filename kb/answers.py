@@ -187,8 +187,10 @@ def compose(
 def render_fresh_block(markdown: str, article_url: str) -> tuple[str, str]:
     """Render one block of an answer (its prose, settings, links or source line) as HTML and text.
 
-    Blocks are whole paragraphs or lists: rendering them one by one gives the same HTML as
-    rendering them joined, so an answer is rendered block by block.
+    An answer is rendered block by block, which gives the same HTML as rendering the blocks
+    joined as long as each block stands alone: no two neighbouring blocks are lists of the
+    same kind (joined, they would merge) and no block refers to another's link definitions.
+    A test checks every composed answer against rendering its whole Markdown.
     """
     html = markdown_to_html(markdown, article_url)
     return html, html_to_text(html, links=True)
