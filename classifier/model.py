@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
@@ -78,6 +79,7 @@ class FastScorer:
 
     def __init__(self, pipeline: Pipeline):
         self.parts = []
+        idf: list[np.ndarray] = []
         offset = 0
         for _, vectorizer in pipeline.named_steps["features"].transformer_list:
             vocabulary = {term: offset + index for term, index in vectorizer.vocabulary_.items()}
@@ -85,8 +87,10 @@ class FastScorer:
                 count = self._by_word(vectorizer, vocabulary)
             else:
                 count = partial(self._count, vectorizer.build_analyzer(), vocabulary)
-            self.parts.append((count, vectorizer.idf_, offset, vectorizer.sublinear_tf))
+            self.parts.append((count, vectorizer.sublinear_tf))
+            idf.append(vectorizer.idf_)
             offset += len(vectorizer.vocabulary_)
+        self.idf = np.concatenate(idf)  # by column, across the parts
         estimator = pipeline.named_steps["classifier"]
         self.classes = [str(name) for name in estimator.classes_]
         self.coef = np.ascontiguousarray(estimator.coef_.T)  # features x classes
@@ -123,17 +127,30 @@ class FastScorer:
         return count
 
     def probabilities(self, text: str) -> np.ndarray:
-        """Return the class probabilities of one sentence."""
-        scores = self.intercept.copy()
-        for count, idf, offset, sublinear in self.parts:
+        """Return the class probabilities of one sentence.
+
+        The parts' columns are gathered first, so that the weights, the scaling of each
+        part to unit length (as TfidfVectorizer does) and the product with the coefficients
+        are a few numpy calls for the whole sentence.
+        """
+        columns: list[int] = []
+        tf: list[float] = []
+        spans = []
+        for count, sublinear in self.parts:
             counts = count(text)
-            if not counts:
-                continue
-            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
-            tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
-            weights = (np.log(tf) + 1.0 if sublinear else tf) * idf[columns - offset]
-            weights /= np.sqrt(weights @ weights)
-            scores += weights @ self.coef.take(columns, axis=0)
+            if counts:
+                spans.append((len(columns), len(columns) + len(counts)))
+                columns += counts
+                tf += [math.log(n) + 1.0 for n in counts.values()] if sublinear else counts.values()
+        if not columns:
+            scores = self.intercept.copy()
+        else:
+            where = np.array(columns, dtype=np.intp)
+            weights = np.array(tf) * self.idf.take(where)
+            for start, end in spans:
+                part = weights[start:end]
+                part /= math.sqrt(part @ part)
+            scores = self.intercept + weights @ self.coef.take(where, axis=0)
         scores -= scores.max()
         exp = np.exp(scores)
         return exp / exp.sum()
