@@ -15,20 +15,111 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import StemmingAnalyzer
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StemmingAnalyzer, StopFilter
+from whoosh.analysis.analyzers import CompositeAnalyzer
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.formats import Frequency
 from whoosh.lang.porter2 import stem
+from whoosh.system import pack_uint
 
 from kb.articles import Article, Library
 
 log = logging.getLogger(__name__)
 
+# Whoosh's default token pattern, its group made non-capturing so that a build can take
+# every token of a text in one findall() call (see _TermCounter); it matches the same tokens.
+TOKEN_PATTERN = r"[\w\*]+(?:\.?[\w\*]+)*"
 # Porter2 undoubles consonants ("resetting" -> "reset"); Whoosh's default Porter does not.
-ANALYZER = StemmingAnalyzer(stemfn=stem)
+ANALYZER = StemmingAnalyzer(expression=TOKEN_PATTERN, stemfn=stem)
+
+_UNSEEN = object()
+
+
+class _TermCounter:
+    """Count the terms a tokenizer → lowercase → stop words → stemmer chain makes of a text, in one pass.
+
+    Whoosh runs its analyzer as a chain of generators, one step per filter and token, and
+    that is most of the time an index build takes. This does what the same chain does (it
+    is read from the chain's own parts), but remembers the term each distinct token
+    becomes, so a word seen before costs one dictionary look-up.
+    """
+
+    def __init__(self, tokenizer: RegexTokenizer, stops: StopFilter, stemmer: StemFilter):
+        expression = tokenizer.expression
+        if expression.groups:
+            self._tokens = lambda text: [match.group() for match in expression.finditer(text)]
+        else:
+            self._tokens = expression.findall
+        self._stops, self._min, self._max = stops.stops, stops.min, stops.max
+        self._stem, self._ignore = stemmer._stem, stemmer.ignore
+        self._terms: dict[str, str | None] = {}
+
+    @classmethod
+    def of(cls, analyzer) -> _TermCounter | None:
+        """Return a counter equivalent to ``analyzer``, or None if it is not that chain."""
+        parts = getattr(analyzer, "items", None) if isinstance(analyzer, CompositeAnalyzer) else None
+        kinds = (RegexTokenizer, LowercaseFilter, StopFilter, StemFilter)
+        if not parts or len(parts) != len(kinds) or any(type(p) is not k for p, k in zip(parts, kinds, strict=True)):
+            return None
+        tokenizer, _, stops, stemmer = parts
+        if tokenizer.gaps or stemmer.lang:
+            return None
+        return cls(tokenizer, stops, stemmer)
+
+    def _term(self, token: str) -> str | None:
+        word = token.lower()
+        size = len(word)
+        if size < self._min or (self._max is not None and size > self._max) or word in self._stops:
+            term = None
+        else:
+            term = word if word in self._ignore else self._stem(word)
+        if len(self._terms) < 500_000:  # a bound for pathological input; prose repeats itself
+            self._terms[token] = term
+        return term
+
+    def count(self, text: str) -> Counter:
+        """Return how often each term occurs in ``text``."""
+        terms, counts = self._terms, Counter()
+        # Count tokens first (in C), then turn each distinct token into its term once.
+        for token, times in Counter(self._tokens(text)).items():
+            term = terms.get(token, _UNSEEN)
+            if term is _UNSEEN:
+                term = self._term(token)
+            if term is not None:
+                counts[term] += times
+        return counts
+
+
+class StemmedText(TEXT):
+    """A TEXT field that indexes with :class:`_TermCounter` when its analyzer is the usual stemming chain.
+
+    What it writes is what TEXT writes (the same terms, frequencies and weights; a test
+    compares the two); only the way there is shorter. Any other analyzer, or any option
+    the fast way does not know, takes Whoosh's own path.
+    """
+
+    def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
+        counter = self.__dict__.get("_counter", _UNSEEN)
+        if counter is _UNSEEN:
+            counter = self._counter = _TermCounter.of(self.analyzer)
+        if counter is None or kwargs or not isinstance(value, str) or type(self.format) is not Frequency:
+            return super().index(value, **kwargs)
+        boost = self.format.field_boost
+        return (
+            (term.encode("utf-8"), freq, freq * boost, pack_uint(freq)) for term, freq in counter.count(value).items()
+        )
+
+    def __getstate__(self):
+        # The counter holds a cache and a compiled pattern: rebuilt after unpickling, never stored.
+        return {key: value for key, value in self.__dict__.items() if key != "_counter"}
+
 
 # Text fields keep no word positions (phrase=False): search never asks for a phrase, and
 # positions make the index larger and every posting slower to write and to read. Only
@@ -39,16 +130,16 @@ SCHEMA = Schema(
     slug=ID(stored=True),
     anchor=STORED,
     kind=STORED,
-    title=TEXT(analyzer=ANALYZER, field_boost=3.0, phrase=False),
-    article_title=TEXT(analyzer=ANALYZER, field_boost=1.5, phrase=False),
-    summary=TEXT(analyzer=ANALYZER, field_boost=1.5, phrase=False),
-    body=TEXT(analyzer=ANALYZER, phrase=False),
+    title=StemmedText(analyzer=ANALYZER, field_boost=3.0, phrase=False),
+    article_title=StemmedText(analyzer=ANALYZER, field_boost=1.5, phrase=False),
+    summary=StemmedText(analyzer=ANALYZER, field_boost=1.5, phrase=False),
+    body=StemmedText(analyzer=ANALYZER, phrase=False),
     tags=KEYWORD(lowercase=True, commas=True, scorable=True, field_boost=2.0),
 )
 SEARCH_FIELDS = ("title", "article_title", "summary", "body", "tags")
 # Bump when SCHEMA or documents() change: a build then reindexes everything instead of
 # adding new documents to segments written the old way.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 # A full build of at least this many articles is split between two writer processes.
 # Smaller ones are not worth the start-up cost (and tests never fork).
 PARALLEL_BUILD_ARTICLES = 2000
@@ -153,13 +244,28 @@ def _parallel(articles: int) -> bool:
     return articles >= PARALLEL_BUILD_ARTICLES and BUILD_PROCESSES > 1 and (os.cpu_count() or 1) > 1
 
 
+def _codec() -> W3Codec:
+    """Return Whoosh's codec, told not to record field lengths per block of postings.
+
+    Those figures (the shortest and longest document of each block of 128 postings) only
+    let Whoosh's own searcher skip blocks; writing them means looking up the length of
+    every posting's document, a third of the time spent writing postings. Without them a
+    block's best possible score is taken as if its shortest document were empty: still an
+    upper bound, so a Whoosh search stays right, only skips less. The ranker reads every
+    posting anyway.
+    """
+    codec = W3Codec()
+    codec.length_stats = False
+    return codec
+
+
 def _writer(ix, parallel: bool):
     """Open a writer: several processes for a big build, one otherwise."""
     if parallel:
         # multisegment: each process's segment is kept as it is; merging them would
         # take about as long as the time the second process saved.
-        return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128)
-    return ix.writer(limitmb=256)
+        return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128, codec=_codec())
+    return ix.writer(limitmb=256, codec=_codec())
 
 
 def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:

@@ -2,11 +2,17 @@
 
 import json
 import os
+import pickle
 from pathlib import Path
 
-from conftest import write_article
+import pytest
+from conftest import ROOT, write_article
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.fields import TEXT
+from whoosh.lang.porter2 import stem
+
 from kb import load_knowledge_base
-from kb.index import MANIFEST, POINTER, build_index, current_path
+from kb.index import MANIFEST, POINTER, SCHEMA, StemmedText, build_index, current_path, documents
 from kb.search import search
 
 
@@ -149,3 +155,43 @@ def test_a_parallel_build_that_loses_documents_is_not_swapped_in(tmp_path, monke
     else:
         raise AssertionError("the build should have failed")
     assert current_path(index_dir).name == os.path.basename(good.path)
+
+
+ODD_TEXT = (
+    "Ünïcode ÇA va? e-mail smtp.example.com v1.2.3 don't *wild* card_name İstanbul ß ﬁle a I x2 THE The "
+    "émail 3.14 ..dots.. _under_ resetting RESETTING passwords' 日本語のテキスト ١٢٣ trailing."
+)
+
+
+def test_the_fast_text_field_indexes_what_whoosh_itself_would(tmp_path):
+    # What the index held before the fast field: Whoosh's TEXT, its default token pattern, Porter2.
+    reference = TEXT(analyzer=StemmingAnalyzer(stemfn=stem), phrase=False)
+    library = load_knowledge_base(ROOT / "articles", tmp_path / "index").library
+    texts = [ODD_TEXT, "", "   ", "the and of"]
+    texts += [
+        doc[field]
+        for article in library.articles.values()
+        for doc in documents(article)
+        for field in ("title", "article_title", "summary", "body")
+        if doc.get(field)
+    ]
+    for name in ("title", "article_title", "summary", "body"):
+        field = SCHEMA[name]
+        boost = field.format.field_boost
+        for text in texts:
+            expected = sorted(
+                (term, freq, weight * boost, value) for term, freq, weight, value in reference.index(text)
+            )
+            assert sorted(field.index(text)) == expected, (name, text[:60])
+
+
+def test_the_fast_text_field_leaves_other_analyzers_to_whoosh():
+    field = StemmedText(analyzer=StandardAnalyzer(), phrase=False)
+    assert sorted(field.index("Resetting the passwords")) == sorted(TEXT.index(field, "Resetting the passwords"))
+    assert {term for term, *_ in field.index("Resetting the passwords")} == {b"resetting", b"passwords"}
+
+
+@pytest.mark.parametrize("text", [ODD_TEXT, "reset resetting resets"])
+def test_the_fast_text_field_survives_pickling_as_the_index_stores_it(text):
+    field = pickle.loads(pickle.dumps(SCHEMA["body"]))
+    assert sorted(field.index(text)) == sorted(SCHEMA["body"].index(text))
