@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.formats import Frequency
 from whoosh.lang.porter2 import stem
 from whoosh.system import pack_uint
+from whoosh.writing import SegmentWriter
 
 from kb.articles import Article, Library
 
@@ -140,8 +141,10 @@ SEARCH_FIELDS = ("title", "article_title", "summary", "body", "tags")
 # Bump when SCHEMA or documents() change: a build then reindexes everything instead of
 # adding new documents to segments written the old way.
 INDEX_FORMAT = 3
-# A full build of at least this many articles is split between two writer processes.
-# Smaller ones are not worth the start-up cost (and tests never fork).
+# An update of at least this many articles to an existing index is split between two
+# writer processes. Smaller ones are not worth the start-up cost (and tests never fork).
+# A build from nothing takes the in-memory writer in one process instead (_FreshWriter):
+# on a two-core machine whose other core is busy, the second process saved nothing.
 PARALLEL_BUILD_ARTICLES = 2000
 BUILD_PROCESSES = 2
 
@@ -259,8 +262,87 @@ def _codec() -> W3Codec:
     return codec
 
 
-def _writer(ix, parallel: bool):
-    """Open a writer: several processes for a big build, one otherwise."""
+class _FreshWriter(SegmentWriter):
+    """A writer for a build from nothing: each term's postings are gathered in memory as
+    documents come, and written term after term at commit.
+
+    Whoosh's writer puts every posting into a pool of tuples that it sorts at commit,
+    and hands each one through three more calls on its way to the file; here a posting
+    is one append, and the terms arrive sorted. The files are the ones Whoosh writes
+    (a test compares them posting by posting). Only plain documents take this way; a
+    document with boosts, or a field with vectors, spelling or a column, goes through
+    Whoosh's own code. Meant for an index with no segments yet, so that there is
+    nothing to merge at commit.
+    """
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, **kwargs)
+        self._terms: dict[str, defaultdict[bytes, list]] = {}
+
+    def _plain(self, fields: dict) -> bool:
+        schema = self.schema
+        for name in fields:
+            field = schema[name] if name in schema else None
+            if field is None or field.vector or field.column_type or field.separate_spelling():
+                return False
+        return True
+
+    def add_document(self, **fields):
+        if not self._plain(fields) or self.pool.current or self.pool.runs:
+            return super().add_document(**fields)
+        self._check_state()
+        schema, perdoc, docnum = self.schema, self.perdocwriter, self.docnum
+        perdoc.start_doc(docnum)
+        for name in sorted(fields):
+            value = fields[name]
+            if value is None:
+                continue
+            field = schema[name]
+            length = 0
+            if field.indexed:
+                terms = self._terms.get(name)
+                if terms is None:
+                    terms = self._terms[name] = defaultdict(list)
+                for btext, freq, weight, vbytes in field.index(value):
+                    # Whoosh's writer multiplies by the document's field boost, 1.0 here.
+                    terms[btext].extend((docnum, float(weight), vbytes))
+                    length += freq
+                if not field.scorable:
+                    length = 0
+            perdoc.add_field(name, field, value if field.stored else None, length)
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self):
+        if self.pool.current or self.pool.runs:
+            # A document took Whoosh's way: let Whoosh write everything, ours included.
+            for name in sorted(self._terms):
+                for btext, flat in self._terms[name].items():
+                    for i in range(0, len(flat), 3):
+                        self.pool.add((name, btext, flat[i], flat[i + 1], flat[i + 2]))
+            self._terms = {}
+            return super()._flush_segment()
+        self.perdocwriter.close()
+        writer = self.fieldwriter
+        for name in sorted(self._terms):
+            terms = self._terms.pop(name)
+            writer.start_field(name, self.schema[name])
+            for btext in sorted(terms):
+                flat = terms.pop(btext)
+                writer.start_term(btext)
+                add = writer.add
+                for i in range(0, len(flat), 3):
+                    add(flat[i], flat[i + 1], flat[i + 2] or b"", 0)
+                writer.finish_term()
+            writer.finish_field()
+        writer.close()
+
+
+def _writer(ix, parallel: bool, fresh: bool):
+    """Open a writer: for an empty index the in-memory one; several processes for a big update; one otherwise."""
+    if fresh:
+        return _FreshWriter(ix, codec=_codec())
     if parallel:
         # multisegment: each process's segment is kept as it is; merging them would
         # take about as long as the time the second process saved.
@@ -305,9 +387,10 @@ def build_index(library: Library, index_dir: str | Path, *, full: bool = False) 
             build.mkdir()
             ix = whoosh_index.create_in(str(build), SCHEMA)
             added, updated, removed, unchanged = list(after), [], [], 0
-        parallel = _parallel(len(added) + len(updated))
+        fresh = not ix.doc_count_all()
+        parallel = not fresh and _parallel(len(added) + len(updated))
         written = 0
-        with _writer(ix, parallel) as writer:
+        with _writer(ix, parallel, fresh) as writer:
             for slug in updated + removed:
                 writer.delete_by_term("slug", slug)
             for slug in added + updated:

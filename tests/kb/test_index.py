@@ -135,10 +135,16 @@ def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkey
     single = reload(articles, index_dir)
     build_index(single.library, index_dir)
     expected = {text: titles(single, text) for text in ("apples", "grapes", "grow")}
-    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 2)
+    # A build from nothing takes one process; a big update to an index takes two.
     parallel_dir = tmp_path / "parallel"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("alpha", "beta"):
+        (alone / f"{name}.md").write_bytes((articles / f"{name}.md").read_bytes())
+    build_index(reload(alone, parallel_dir).library, parallel_dir)
+    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 2)
     parallel = reload(articles, parallel_dir)
-    build_index(parallel.library, parallel_dir, full=True)
+    assert build_index(parallel.library, parallel_dir).added == 6
     assert len(parallel.index.searcher().reader().leaf_readers()) >= 1
     assert {text: titles(parallel, text) for text in expected} == expected
 
@@ -146,10 +152,11 @@ def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkey
 def test_a_parallel_build_that_loses_documents_is_not_swapped_in(tmp_path, monkeypatch):
     articles, index_dir = setup_kb(tmp_path)
     good = build_index(reload(articles, index_dir).library, index_dir)
+    write_article(articles, "gamma", body="Intro.\n\n## Grapes\n\nGreen grapes.\n")
     monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 1)
     monkeypatch.setattr("whoosh.index.FileIndex.doc_count", lambda self: 0)
     try:
-        build_index(reload(articles, index_dir).library, index_dir, full=True)
+        build_index(reload(articles, index_dir).library, index_dir)
     except RuntimeError as exc:
         assert "lost documents" in str(exc)
     else:
@@ -195,3 +202,53 @@ def test_the_fast_text_field_leaves_other_analyzers_to_whoosh():
 def test_the_fast_text_field_survives_pickling_as_the_index_stores_it(text):
     field = pickle.loads(pickle.dumps(SCHEMA["body"]))
     assert sorted(field.index(text)) == sorted(SCHEMA["body"].index(text))
+
+
+def _contents(ix):
+    """Every term's postings, every document's stored fields and field lengths, and the totals."""
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        postings = {}
+        for field in ix.schema.names():
+            if not ix.schema[field].indexed:
+                continue
+            for btext, info in reader.iter_field(field):
+                matcher = reader.postings(field, btext)
+                found = []
+                while matcher.is_active():
+                    found.append((matcher.id(), matcher.weight(), matcher.value()))
+                    matcher.next()
+                postings[(field, btext)] = (info.weight(), info.doc_frequency(), found)
+        scorable = [name for name in ix.schema.names() if ix.schema[name].scorable]
+        documents = [
+            (reader.stored_fields(d), [reader.doc_field_length(d, name) for name in scorable])
+            for d in range(reader.doc_count_all())
+        ]
+        totals = [(reader.field_length(name), reader.max_field_length(name)) for name in scorable]
+    return postings, documents, totals
+
+
+@pytest.mark.parametrize("boosted", [False, True])
+def test_a_fresh_build_writes_what_whoosh_s_own_writer_writes(tmp_path, boosted):
+    from whoosh import index as whoosh_index
+
+    from kb.index import _codec, _FreshWriter
+
+    library = load_knowledge_base(ROOT / "articles", tmp_path / "index").library
+    docs = [doc for article in library.articles.values() for doc in documents(article)]
+    docs.insert(3, {"id": "odd", "slug": "odd", "anchor": "", "kind": "article", "title": ODD_TEXT, "body": ODD_TEXT})
+    if boosted:  # a document Whoosh's way must take, in the middle: everything then goes Whoosh's way
+        docs.insert(5, {"id": "b", "slug": "b", "anchor": "", "kind": "article", "title": "Boosted", "_boost": 2.0})
+    built = {}
+    for name, make in (
+        ("whoosh", lambda ix: ix.writer(codec=_codec())),
+        ("fresh", lambda ix: _FreshWriter(ix, codec=_codec())),
+    ):
+        (tmp_path / name).mkdir()
+        ix = whoosh_index.create_in(str(tmp_path / name), SCHEMA)
+        with make(ix) as writer:
+            for doc in docs:
+                writer.add_document(**doc)
+        built[name] = _contents(ix)
+    assert built["fresh"] == built["whoosh"]
+    assert len(built["fresh"][1]) == len(docs)
