@@ -499,6 +499,7 @@ def run(args, work: Path) -> dict:
         # the render cache would render everything again; the step is skipped there.)
         again, wall["load_again"], cpu["load_again"] = timed(kb.load_knowledge_base, articles_dir, index_dir)
         assert again.library.articles == base.library.articles
+        del again  # not kept alive beside the first through the searches
         print(f"  loaded again in {wall['load_again']:.1f} s (render cache)", flush=True)
 
     print("building the index ...", flush=True)
