@@ -31,6 +31,8 @@ from kb.settings import MailSettings, load_settings
 from kb.text import Lexicon, Normalizer, build_normalizer, count_words, load_lexicon
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Kept beside the index builds: state the app makes from the articles, safe to delete.
+RENDER_CACHE = "rendered.json"
 DEFAULT_SETTINGS_PATH = PACKAGE_DIR / "mail_settings.yml"
 DEFAULT_LEXICON_PATH = PACKAGE_DIR / "synonyms.yml"
 DEFAULT_RESPONSES_PATH = PACKAGE_DIR / "responses.yml"
@@ -88,9 +90,12 @@ def load_knowledge_base(
     extra_vocabulary: dict[str, int] | None = None,
     lexicon_overlay_path: str | Path | None = None,
 ) -> KnowledgeBase:
-    """Load settings, articles, lexicon and responses, and prepare the index searcher."""
+    """Load settings, articles, lexicon and responses, and prepare the index searcher.
+
+    Rendered articles are kept in the index folder (``RENDER_CACHE``) for the next load.
+    """
     settings = load_settings(settings_path)
-    library = load_articles(articles_dir, settings, article_url)
+    library = load_articles(articles_dir, settings, article_url, Path(index_dir) / RENDER_CACHE)
     lexicon = load_lexicon(lexicon_path, lexicon_overlay_path)
     return KnowledgeBase(
         settings=settings,

@@ -12,6 +12,7 @@ from pathlib import Path
 import frontmatter
 import yaml
 
+from kb.cache import RenderCache
 from kb.render import MarkdownRenderer, Section, split_sections
 from kb.settings import MailSettings, fill_placeholders, unknown_placeholders
 
@@ -93,7 +94,12 @@ def _front_matter_end(lines: list[str]) -> int:
 
 
 def _parse_file(
-    name: str, raw: str, settings: MailSettings, article_url: str, render: MarkdownRenderer | None = None
+    name: str,
+    raw: str,
+    settings: MailSettings,
+    article_url: str,
+    render: MarkdownRenderer | None = None,
+    cache: RenderCache | None = None,
 ) -> tuple[Article | None, list[Problem]]:
     """Parse one article file; return it, or None with the problems that stop it."""
     lines = raw.splitlines()
@@ -133,8 +139,16 @@ def _parse_file(
         return None, problems
 
     body = fill_placeholders(post.content, settings)
-    html = (render or MarkdownRenderer(article_url))(body)
     title = str(meta["title"])
+    key = cache.key(body, title, article_url) if cache else ""
+    rendered = cache.get(key) if cache else None
+    if rendered is None:
+        html = (render or MarkdownRenderer(article_url))(body)
+        sections = tuple(split_sections(html, title))
+        if cache:
+            cache.put(key, html, sections)
+    else:
+        html, sections = rendered
     digest = hashlib.sha256(f"{slug}\n{raw}\n{settings!r}".encode()).hexdigest()
     article = Article(
         slug=slug,
@@ -145,7 +159,7 @@ def _parse_file(
         updated=updated,
         markdown=body,
         html=html,
-        sections=tuple(split_sections(html, title)),
+        sections=sections,
         path=name,
         digest=digest,
     )
@@ -171,19 +185,29 @@ def _link_problems(article: Article, articles: dict[str, Article], source: str) 
     return problems
 
 
-def load_articles(directory: str | Path, settings: MailSettings, article_url: str = "/articles/") -> Library:
-    """Load every ``*.md`` article in ``directory``; broken ones are reported and left out."""
+def load_articles(
+    directory: str | Path,
+    settings: MailSettings,
+    article_url: str = "/articles/",
+    render_cache: str | Path | None = None,
+) -> Library:
+    """Load every ``*.md`` article in ``directory``; broken ones are reported and left out.
+
+    With ``render_cache`` (a file path), renderings are kept there between loads and an
+    article rendered before from the same text, settings and renderer is not rendered again.
+    """
     articles: dict[str, Article] = {}
     problems: list[Problem] = []
     sources: dict[str, str] = {}
     render = MarkdownRenderer(article_url)
+    cache = RenderCache(render_cache) if render_cache else None
     for path in sorted(Path(directory).glob("*.md")):
         try:
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(path.name, 1, f"cannot read file: {exc}"))
             continue
-        article, found = _parse_file(path.name, raw, settings, article_url, render)
+        article, found = _parse_file(path.name, raw, settings, article_url, render, cache)
         problems += found
         if article is None:
             continue
@@ -193,6 +217,9 @@ def load_articles(directory: str | Path, settings: MailSettings, article_url: st
             continue
         articles[article.slug] = article
         sources[article.slug] = raw
+    if cache:
+        cache.save()
+        log.info("articles rendered: %d, taken from the render cache: %d", cache.misses, cache.hits)
     for article in articles.values():
         problems += _link_problems(article, articles, sources[article.slug])
     for problem in problems:

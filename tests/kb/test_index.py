@@ -2,11 +2,17 @@
 
 import json
 import os
+import pickle
 from pathlib import Path
 
-from conftest import write_article
+import pytest
+from conftest import ROOT, write_article
+from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.fields import TEXT
+from whoosh.lang.porter2 import stem
+
 from kb import load_knowledge_base
-from kb.index import MANIFEST, POINTER, build_index, current_path
+from kb.index import MANIFEST, POINTER, SCHEMA, StemmedText, build_index, current_path, documents
 from kb.search import search
 
 
@@ -129,10 +135,16 @@ def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkey
     single = reload(articles, index_dir)
     build_index(single.library, index_dir)
     expected = {text: titles(single, text) for text in ("apples", "grapes", "grow")}
-    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 2)
+    # A build from nothing takes one process; a big update to an index takes two.
     parallel_dir = tmp_path / "parallel"
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("alpha", "beta"):
+        (alone / f"{name}.md").write_bytes((articles / f"{name}.md").read_bytes())
+    build_index(reload(alone, parallel_dir).library, parallel_dir)
+    monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 2)
     parallel = reload(articles, parallel_dir)
-    build_index(parallel.library, parallel_dir, full=True)
+    assert build_index(parallel.library, parallel_dir).added == 6
     assert len(parallel.index.searcher().reader().leaf_readers()) >= 1
     assert {text: titles(parallel, text) for text in expected} == expected
 
@@ -140,12 +152,103 @@ def test_a_big_build_split_between_two_processes_finds_the_same(tmp_path, monkey
 def test_a_parallel_build_that_loses_documents_is_not_swapped_in(tmp_path, monkeypatch):
     articles, index_dir = setup_kb(tmp_path)
     good = build_index(reload(articles, index_dir).library, index_dir)
+    write_article(articles, "gamma", body="Intro.\n\n## Grapes\n\nGreen grapes.\n")
     monkeypatch.setattr("kb.index.PARALLEL_BUILD_ARTICLES", 1)
     monkeypatch.setattr("whoosh.index.FileIndex.doc_count", lambda self: 0)
     try:
-        build_index(reload(articles, index_dir).library, index_dir, full=True)
+        build_index(reload(articles, index_dir).library, index_dir)
     except RuntimeError as exc:
         assert "lost documents" in str(exc)
     else:
         raise AssertionError("the build should have failed")
     assert current_path(index_dir).name == os.path.basename(good.path)
+
+
+ODD_TEXT = (
+    "Ünïcode ÇA va? e-mail smtp.example.com v1.2.3 don't *wild* card_name İstanbul ß ﬁle a I x2 THE The "
+    "émail 3.14 ..dots.. _under_ resetting RESETTING passwords' 日本語のテキスト ١٢٣ trailing."
+)
+
+
+def test_the_fast_text_field_indexes_what_whoosh_itself_would(tmp_path):
+    # What the index held before the fast field: Whoosh's TEXT, its default token pattern, Porter2.
+    reference = TEXT(analyzer=StemmingAnalyzer(stemfn=stem), phrase=False)
+    library = load_knowledge_base(ROOT / "articles", tmp_path / "index").library
+    texts = [ODD_TEXT, "", "   ", "the and of"]
+    texts += [
+        doc[field]
+        for article in library.articles.values()
+        for doc in documents(article)
+        for field in ("title", "article_title", "summary", "body")
+        if doc.get(field)
+    ]
+    for name in ("title", "article_title", "summary", "body"):
+        field = SCHEMA[name]
+        boost = field.format.field_boost
+        for text in texts:
+            expected = sorted(
+                (term, freq, weight * boost, value) for term, freq, weight, value in reference.index(text)
+            )
+            assert sorted(field.index(text)) == expected, (name, text[:60])
+
+
+def test_the_fast_text_field_leaves_other_analyzers_to_whoosh():
+    field = StemmedText(analyzer=StandardAnalyzer(), phrase=False)
+    assert sorted(field.index("Resetting the passwords")) == sorted(TEXT.index(field, "Resetting the passwords"))
+    assert {term for term, *_ in field.index("Resetting the passwords")} == {b"resetting", b"passwords"}
+
+
+@pytest.mark.parametrize("text", [ODD_TEXT, "reset resetting resets"])
+def test_the_fast_text_field_survives_pickling_as_the_index_stores_it(text):
+    field = pickle.loads(pickle.dumps(SCHEMA["body"]))
+    assert sorted(field.index(text)) == sorted(SCHEMA["body"].index(text))
+
+
+def _contents(ix):
+    """Every term's postings, every document's stored fields and field lengths, and the totals."""
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        postings = {}
+        for field in ix.schema.names():
+            if not ix.schema[field].indexed:
+                continue
+            for btext, info in reader.iter_field(field):
+                matcher = reader.postings(field, btext)
+                found = []
+                while matcher.is_active():
+                    found.append((matcher.id(), matcher.weight(), matcher.value()))
+                    matcher.next()
+                postings[(field, btext)] = (info.weight(), info.doc_frequency(), found)
+        scorable = [name for name in ix.schema.names() if ix.schema[name].scorable]
+        documents = [
+            (reader.stored_fields(d), [reader.doc_field_length(d, name) for name in scorable])
+            for d in range(reader.doc_count_all())
+        ]
+        totals = [(reader.field_length(name), reader.max_field_length(name)) for name in scorable]
+    return postings, documents, totals
+
+
+@pytest.mark.parametrize("boosted", [False, True])
+def test_a_fresh_build_writes_what_whoosh_s_own_writer_writes(tmp_path, boosted):
+    from whoosh import index as whoosh_index
+
+    from kb.index import _codec, _FreshWriter
+
+    library = load_knowledge_base(ROOT / "articles", tmp_path / "index").library
+    docs = [doc for article in library.articles.values() for doc in documents(article)]
+    docs.insert(3, {"id": "odd", "slug": "odd", "anchor": "", "kind": "article", "title": ODD_TEXT, "body": ODD_TEXT})
+    if boosted:  # a document Whoosh's way must take, in the middle: everything then goes Whoosh's way
+        docs.insert(5, {"id": "b", "slug": "b", "anchor": "", "kind": "article", "title": "Boosted", "_boost": 2.0})
+    built = {}
+    for name, make in (
+        ("whoosh", lambda ix: ix.writer(codec=_codec())),
+        ("fresh", lambda ix: _FreshWriter(ix, codec=_codec())),
+    ):
+        (tmp_path / name).mkdir()
+        ix = whoosh_index.create_in(str(tmp_path / name), SCHEMA)
+        with make(ix) as writer:
+            for doc in docs:
+                writer.add_document(**doc)
+        built[name] = _contents(ix)
+    assert built["fresh"] == built["whoosh"]
+    assert len(built["fresh"][1]) == len(docs)
