@@ -59,15 +59,15 @@ class RenderCache:
     def get(self, key: str) -> tuple[str, tuple[Section, ...]] | None:
         """Return the kept HTML and sections, or None."""
         entry = self._stored.get(key)
-        if entry is None:
+        try:
+            html, sections = entry
+            found = tuple(Section(anchor, title, int(level), body, text) for anchor, title, level, body, text in sections)
+        except (TypeError, ValueError):  # missing, or not in the shape this code writes: render again
             self.misses += 1
             return None
         self.hits += 1
         self._used[key] = entry
-        html, sections = entry
-        return html, tuple(
-            Section(anchor, title, int(level), body, text) for anchor, title, level, body, text in sections
-        )
+        return html, found
 
     def put(self, key: str, html: str, sections: tuple[Section, ...]) -> None:
         """Keep a new rendering."""

@@ -81,3 +81,15 @@ def test_a_damaged_cache_file_is_ignored(tmp_path):
     library = load_articles(articles, SETTINGS, render_cache=cache)
     assert library.problems == () and library.articles["alpha"].section("details").title == "Details"
     assert json.loads(cache.read_text())["articles"]  # rewritten
+
+
+def test_entries_in_a_shape_this_code_never_writes_are_rendered_again(tmp_path):
+    articles, cache = tmp_path / "articles", tmp_path / "rendered.json"
+    articles.mkdir()
+    write_article(articles, "alpha", body=BODY)
+    load_articles(articles, SETTINGS, render_cache=cache)
+    data = json.loads(cache.read_text())
+    data["articles"] = {key: ["<p>only html</p>"] for key in data["articles"]}  # valid JSON, wrong shape
+    cache.write_text(json.dumps(data))
+    library = load_articles(articles, SETTINGS, render_cache=cache)
+    assert library.problems == () and library.articles["alpha"].section("details").title == "Details"
