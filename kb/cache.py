@@ -61,7 +61,9 @@ class RenderCache:
         entry = self._stored.get(key)
         try:
             html, sections = entry
-            found = tuple(Section(anchor, title, int(level), body, text) for anchor, title, level, body, text in sections)
+            found = tuple(
+                Section(anchor, title, int(level), body, text) for anchor, title, level, body, text in sections
+            )
         except (TypeError, ValueError):  # missing, or not in the shape this code writes: render again
             self.misses += 1
             return None
