@@ -216,11 +216,12 @@ def server_cpu_seconds(group: int) -> float:
 def start_server(name: str, target: str, workers: int, env: dict, log_dir: Path) -> tuple[subprocess.Popen, int]:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     port = free_port()
-    log_file = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 (the server writes to it until stopped)
-    server = subprocess.Popen(
-        [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
-        cwd=ROOT, env=env, start_new_session=True, stderr=log_file,
-    )
+    # The server keeps its own copy of the file; this process needs none once it has started.
+    with open(log_dir / f"{name}.log", "w") as log_file:
+        server = subprocess.Popen(
+            [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
+            cwd=ROOT, env=env, start_new_session=True, stderr=log_file,
+        )
     return server, port
 
 
