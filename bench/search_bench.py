@@ -42,7 +42,7 @@ import kb  # noqa: E402
 from kb.articles import Library, load_articles  # noqa: E402
 from kb.index import build_index, documents  # noqa: E402
 from kb.search import IGNORED_WORDS, search  # noqa: E402
-from kb.text import words  # noqa: E402
+from kb.words import words  # noqa: E402
 
 TARGETS_MS = {"median": 3.0, "p99": 15.0, "shipped_median": 1.0}
 TARGETS_S = {"full_build": 10.0, "rebuild_one": 1.0}

@@ -28,7 +28,9 @@ from kb.answers import Answer, Responses, clarify_answer, fallback_answer, load_
 from kb.articles import Library, load_articles
 from kb.search import IndexSearcher, learn_stems, search
 from kb.settings import MailSettings, load_settings
-from kb.text import Lexicon, Normalizer, build_normalizer, count_words, load_lexicon
+from kb.synonyms import Lexicon, load_lexicon
+from kb.text import Normalizer, build_normalizer
+from kb.words import count_words
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Kept beside the index builds: state the app makes from the articles, safe to delete.

@@ -22,7 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kb.text import QUESTION_WORDS, words
+from kb.text import QUESTION_WORDS
+from kb.words import words
 
 # Kinds of signal, in the order the inbox explains them.
 KINDS = {

@@ -1,4 +1,4 @@
-"""Edit the lexicon's YAML as data: merge an overlay into ``synonyms.yml`` and add synonyms to it safely.
+"""The lexicon: load ``synonyms.yml`` (with its overlay), and edit its YAML as data.
 
 Synonyms added by the support team (from the knowledge-gap inbox) go to an overlay file
 in the instance folder, in the same format as ``synonyms.yml``; the lexicon loader merges
@@ -9,15 +9,69 @@ dictionaries or text out.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import yaml
 
-from kb.text import words
+from kb.words import words
 
 MAX_WORD_CHARS = 40
 
 
 class SynonymError(ValueError):
     """A synonym that cannot be added; the message says why."""
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The spellings, synonym groups and known terms from ``synonyms.yml``."""
+
+    spellings: dict[str, str]
+    groups: dict[str, tuple[str, ...]]
+    terms: tuple[str, ...] = ()
+    spelling_re: re.Pattern | None = field(default=None, compare=False)
+
+    def canonical(self, word: str) -> str:
+        """Return the first word of the word's synonym group (or the word)."""
+        group = self.groups.get(word)
+        return group[0] if group else word
+
+    def equivalents(self, word: str) -> tuple[str, ...]:
+        """Return the word and its synonyms, the word first."""
+        group = self.groups.get(word, ())
+        return (word, *[w for w in group if w != word])
+
+    def respell(self, text: str) -> str:
+        """Rewrite alternative spellings to their canonical form."""
+        if self.spelling_re is None:
+            return text
+        return self.spelling_re.sub(lambda m: self.spellings[m.group(0).lower()], text)
+
+
+def load_lexicon(path: str | Path, overlay_path: str | Path | None = None) -> Lexicon:
+    """Load spellings and synonyms from a YAML file, and merge an overlay file in the same format if there is one."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if overlay_path is not None and Path(overlay_path).is_file():
+        raw = merge_lexicons(raw, yaml.safe_load(Path(overlay_path).read_text(encoding="utf-8")) or {})
+    spellings = {
+        variant.lower(): canonical.lower()
+        for canonical, variants in (raw.get("spellings") or {}).items()
+        for variant in variants
+    }
+    groups = {}
+    for group in raw.get("synonyms") or []:
+        members = tuple(str(w).lower() for w in group)
+        for word in members:
+            groups[word] = members
+    terms = tuple(str(w).lower() for w in raw.get("terms") or [])
+    pattern = None
+    if spellings:
+        # Longest first, so "pop 3s" wins over "pop".
+        alternatives = sorted(spellings, key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, alternatives)) + r")(?![\w])", re.I)
+    return Lexicon(spellings=spellings, groups=groups, terms=terms, spelling_re=pattern)
 
 
 def merge_lexicons(base: dict, overlay: dict) -> dict:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
 
 import spellchecker
-import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-WORD_RE = re.compile(r"[^\W_][\w@./'-]*[^\W_]|[^\W_]")
+from kb.synonyms import Lexicon
+from kb.words import words
+
 # Words of a question that say nothing about what is asked.
 QUESTION_WORDS = frozenset(
     "how do does did what which why where who whom whose i me my mine can could should would "
@@ -53,58 +50,6 @@ def common_words(min_count: int = COMMON_WORD_MIN_COUNT) -> CommonWords:
     found = frozenset(word for word, count in frequencies.items() if count >= min_count)
     digest = hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
     return CommonWords(found, f"pyspellchecker {spellchecker.__version__} en >= {min_count} {digest}")
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """The spellings, synonym groups and known terms from ``synonyms.yml``."""
-
-    spellings: dict[str, str]
-    groups: dict[str, tuple[str, ...]]
-    terms: tuple[str, ...] = ()
-    spelling_re: re.Pattern | None = field(default=None, compare=False)
-
-    def canonical(self, word: str) -> str:
-        """Return the first word of the word's synonym group (or the word)."""
-        group = self.groups.get(word)
-        return group[0] if group else word
-
-    def equivalents(self, word: str) -> tuple[str, ...]:
-        """Return the word and its synonyms, the word first."""
-        group = self.groups.get(word, ())
-        return (word, *[w for w in group if w != word])
-
-    def respell(self, text: str) -> str:
-        """Rewrite alternative spellings to their canonical form."""
-        if self.spelling_re is None:
-            return text
-        return self.spelling_re.sub(lambda m: self.spellings[m.group(0).lower()], text)
-
-
-def load_lexicon(path: str | Path, overlay_path: str | Path | None = None) -> Lexicon:
-    """Load spellings and synonyms from a YAML file, and merge an overlay file in the same format if there is one."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if overlay_path is not None and Path(overlay_path).is_file():
-        from kb.synonyms import merge_lexicons  # kb.synonyms reads words() from here
-
-        raw = merge_lexicons(raw, yaml.safe_load(Path(overlay_path).read_text(encoding="utf-8")) or {})
-    spellings = {
-        variant.lower(): canonical.lower()
-        for canonical, variants in (raw.get("spellings") or {}).items()
-        for variant in variants
-    }
-    groups = {}
-    for group in raw.get("synonyms") or []:
-        words = tuple(str(w).lower() for w in group)
-        for word in words:
-            groups[word] = words
-    terms = tuple(str(w).lower() for w in raw.get("terms") or [])
-    pattern = None
-    if spellings:
-        # Longest first, so "pop 3s" wins over "pop".
-        alternatives = sorted(spellings, key=len, reverse=True)
-        pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, alternatives)) + r")(?![\w])", re.I)
-    return Lexicon(spellings=spellings, groups=groups, terms=terms, spelling_re=pattern)
 
 
 class Speller:
@@ -150,22 +95,6 @@ class Speller:
 # Raise when the rules in this file change how text is read, so models trained on the old
 # reading are retrained (the fingerprint is stored with them).
 RULES_VERSION = 2
-# Phones and word processors type "don’t": every apostrophe-like mark reads as "'".
-APOSTROPHES = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u2032\uff07", "'"))
-
-
-def words(text: str) -> list[str]:
-    """Split text into lower-case words, keeping host names, addresses and "don't" whole."""
-    return WORD_RE.findall(text.lower().translate(APOSTROPHES))
-
-
-def count_words(texts: Iterable[str]) -> dict[str, int]:
-    """Count the words of many texts."""
-    # Counter.update counts in C: on 10,000 articles this is seconds faster than a loop.
-    counts: Counter[str] = Counter()
-    for text in texts:
-        counts.update(words(text))
-    return dict(counts)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import pytest
 
 from kb import answer
 from kb.answers import Answer, fallback_answer, load_responses, pop3_policy_problems
-from kb.search import SearchHit
 from kb.render import html_to_text, markdown_to_html
+from kb.search import SearchHit
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 import re
 
 from conftest import SOURCE_ARTICLES, write_article
+
 from kb import DEFAULT_SETTINGS_PATH
 from kb.articles import load_articles
 from kb.settings import load_settings

@@ -3,7 +3,8 @@
 import datetime as dt
 
 from kb.gaps import Signal, group_key, group_signals, typed_further
-from kb.text import build_normalizer, load_lexicon
+from kb.synonyms import load_lexicon
+from kb.text import build_normalizer
 
 LEXICON = load_lexicon(__import__("kb").DEFAULT_LEXICON_PATH)
 NORMALIZER = build_normalizer(LEXICON, {"enable": 3, "server": 3, "forward": 2, "mail": 4, "quota": 1})

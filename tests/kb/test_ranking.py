@@ -4,10 +4,10 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import write_article
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from conftest import write_article
 from kb import load_knowledge_base
 from kb.index import SCHEMA, build_index
 from kb.ranking import Ranker, _step_through, read_field_lengths, read_postings

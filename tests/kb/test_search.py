@@ -4,8 +4,8 @@ import html
 import re
 
 import pytest
-
 from conftest import write_article
+
 from kb import load_knowledge_base
 from kb.index import ANALYZER, build_index
 from kb.search import SNIPPET_CHARS, _matches, search, snippet_html
@@ -141,7 +141,7 @@ def test_a_snippet_without_a_match_is_the_start_of_the_text():
 
 
 def test_counting_words_counts_every_occurrence():
-    from kb.text import count_words, words
+    from kb.words import count_words, words
 
     texts = ["Reset the password, then reset it again.", "imap.proredline.com and IMAP", ""]
     expected = {}

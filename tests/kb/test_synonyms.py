@@ -3,8 +3,7 @@
 import pytest
 import yaml
 
-from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
-from kb.text import load_lexicon
+from kb.synonyms import SynonymError, add_synonym, dump_lexicon, load_lexicon, merge_lexicons
 
 SHIPPED = {"spellings": {"pop3": ["pop 3"]}, "synonyms": [["smtp", "outgoing"], ["imap", "incoming"]]}
 

@@ -3,7 +3,8 @@
 import pytest
 
 from kb import DEFAULT_LEXICON_PATH
-from kb.text import CommonWords, build_normalizer, common_words, load_lexicon
+from kb.synonyms import load_lexicon
+from kb.text import CommonWords, build_normalizer, common_words
 
 LEXICON = load_lexicon(DEFAULT_LEXICON_PATH)
 # The words the speller used to "correct" real words to, beside the ones typos should become.
