@@ -29,14 +29,12 @@ import secrets
 import sys
 import threading
 import time
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import click
-import flask_migrate
 import sqlalchemy as sa
 import yaml
 from argon2 import PasswordHasher
@@ -58,19 +56,9 @@ from flask import (
     url_for,
 )
 from flask.cli import with_appcontext
-from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
-from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from limits import RateLimitItem, parse_many
-from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from werkzeug.exceptions import HTTPException, TooManyRequests
-from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
@@ -79,28 +67,39 @@ from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
 from classifier.gate import Assessment, Verdict, assess, judge
-from kb import autoconfig, charts
+from analytics import charts
+from mailclient import autoconfig
 from kb.answers import link_title, pop3_policy_problems
-from kb.checker import CheckInputError
-from kb.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
-from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
-from kb.gaps import KINDS as GAP_KINDS
-from kb.gaps import REASONS as VOTE_REASONS
-from kb.gaps import Signal, group_signals, typed_further
+from mailclient.checker import CheckInputError
+from mailclient.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
+from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
+from analytics.gaps import KINDS as GAP_KINDS
+from analytics.gaps import REASONS as VOTE_REASONS
+from analytics.gaps import Signal, group_signals, typed_further
 from kb.index import build_index
-from kb.message import CustomerMessage, clean_message
-from kb.redact import redact
-from kb.reply import FORMATS as REPLY_FORMATS
-from kb.reply import MAX_NAME_CHARS, Reply, compose_reply
-from kb.search import MAX_QUERY_CHARS, search
+from replies.message import CustomerMessage, clean_message
+from analytics.redact import redact
+from replies.reply import FORMATS as REPLY_FORMATS
+from replies.reply import MAX_NAME_CHARS, Reply, compose_reply
+from kb.search import search
 from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
 
-ROOT = Path(__file__).resolve().parent
-ARTICLE_URL = "/articles/"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-)
+from web.config import ARTICLE_URL, ROOT, default_config, init_secret_key  # moved
+from web.errors import BadRequest, register_errors, wants_json  # moved
+from web.inputs import clean_text, int_arg, json_body, optional_text, query_text, text_field  # moved
+
+from web.observability import init_observability  # moved
+
+from web.ratelimit import init_rate_limits  # moved
+
+from web.security import CookieSessions, add_cors_headers, add_security_headers, frame_policy, parse_origins  # moved
+
+from web.extensions import db, init_database, login_manager  # moved
+
+from web.models import Agent, AgentToken, EVENT_COLUMNS, EVENT_LENGTHS, Event, GapNote, KnowledgeChange, LoginFailure, utcnow  # moved
+
+# MOVED-IMPORTS: keep a blank line above
+
 
 log = logging.getLogger(__name__)
 
@@ -109,60 +108,8 @@ api = Blueprint("api", __name__, url_prefix="/api")
 ops = Blueprint("ops", __name__)
 
 
-class BadRequest(ValueError):
-    """Input the user can fix; its message is shown to them."""
 
 
-def default_config(instance_path: str) -> dict:
-    """Return the built-in configuration: everything embedded, nothing external."""
-    return {
-        "SECRET_KEY": None,
-        # In production the secret key must come from configuration, so that every
-        # app server signs sessions alike; elsewhere one is generated per install.
-        "PRODUCTION": False,
-        "ARTICLES_DIR": str(ROOT / "articles"),
-        "INDEX_DIR": str(Path(instance_path) / "index"),
-        "MAIL_SETTINGS_PATH": str(kb.DEFAULT_SETTINGS_PATH),
-        "SYNONYMS_PATH": str(kb.DEFAULT_LEXICON_PATH),
-        "SEARCH_LIMIT": 10,
-        "SEARCH_MAX_LIMIT": 50,
-        "SEARCH_MAX_PAGE": 50,
-        "BUILD_INDEX_ON_START": True,
-        "RESPONSES_PATH": str(kb.DEFAULT_RESPONSES_PATH),
-        "INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"),
-        # Held-out questions, written apart from the training data; `flask evaluate` scores each file.
-        "HELDOUT_PATHS": [str(ROOT / "classifier" / "heldout.jsonl"), str(ROOT / "classifier" / "heldout2.jsonl")],
-        "MODEL_PATH": str(Path(instance_path) / "intent_model.joblib"),
-        # Training examples and synonyms added from the knowledge-gap inbox (/admin), merged
-        # into INTENTS_PATH and SYNONYMS_PATH when loaded; same formats as those files.
-        "INTENTS_OVERLAY_PATH": str(Path(instance_path) / "intents.local.yml"),
-        "SYNONYMS_OVERLAY_PATH": str(Path(instance_path) / "synonyms.local.yml"),
-        "ASK_MAX_CHARS": 2000,
-        # Requests larger than this are refused with 413 before any view reads them.
-        "MAX_CONTENT_LENGTH": 64 * 1024,
-        # Per client address (see PROXY_COUNT); limit strings as the `limits` library reads them.
-        "API_RATE_LIMIT": "300 per minute",
-        "ASK_RATE_LIMIT": "60 per minute",
-        # Where the rate limiter counts: process:// per process (see ProcessCounts);
-        # redis://... shared by all app servers.
-        "RATELIMIT_STORAGE_URI": "process://",
-        "RATELIMIT_ENABLED": True,
-        # X-RateLimit-* headers on every API answer. Off by default since the move from
-        # Flask-Limiter (where this app had them on): the widget does not read them, they cost
-        # look-ups on every request, and 429 answers carry Retry-After either way.
-        "RATELIMIT_HEADERS_ENABLED": False,
-        # How many proxies (load balancers) in front of the app set X-Forwarded-For.
-        "PROXY_COUNT": 0,
-        # JSON log lines with a request id on stderr (off under tests, which capture logs themselves).
-        "LOG_JSON": True,
-        # `flask evaluate` fails below these (measured figures are in the README).
-        "EVAL_MIN_CV_ACCURACY": 0.80,
-        "EVAL_MIN_HELDOUT_ACCURACY": 0.90,
-        "EVAL_MIN_OUT_OF_SCOPE_RECALL": 0.80,
-        "EVAL_MAX_FALSE_REJECT": 0.08,
-        # None: a Secure session cookie except in debug and testing (see init_agents).
-        "SESSION_COOKIE_SECURE": None,
-    }
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -205,197 +152,18 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-class RequestContextFilter(logging.Filter):
-    """Add the current request's id to every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
 
 
-class JsonFormatter(logging.Formatter):
-    """Write one JSON object per log line, so logs can be searched by field."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
 
 
-# Python's white space plus the byte-order mark, which JSON Schema's \s also counts as blank.
-BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"  # U+3000 is the last space
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-access_log = logging.getLogger("access")
 
 
-def init_observability(app: Flask) -> None:
-    """Give every request an id (from X-Request-ID if sane), log it as JSON, and trust configured proxies."""
-    if app.config["PROXY_COUNT"]:
-        count = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
-    if app.config["LOG_JSON"] and not app.testing:
-        root = logging.getLogger()
-        if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-            handler = logging.StreamHandler()
-            handler.setFormatter(JsonFormatter())
-            handler.addFilter(RequestContextFilter())
-            root.addHandler(handler)
-            root.setLevel(logging.INFO)
-
-    @app.before_request
-    def start_request():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else secrets.token_hex(16)
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def finish_request(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "-")
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        access_log.info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={"fields": {"method": request.method, "path": request.path, "status": response.status_code,
-                              "ms": round(elapsed, 2)}},
-        )
-        return response
 
 
-class ProcessCounts(Storage):
-    """Fixed-window counters in this process's memory: the `limits` storage behind "process://".
-
-    The library's own memory:// storage starts a timer thread every 10 ms while requests
-    arrive, to expire counters; under gunicorn each start waited about 2 ms for the
-    interpreter lock, on every other request. Here a counter whose window has ended
-    restarts when it is next hit, and ended windows are swept at most once a minute, by
-    the request that finds them due. Counts are per process, as with memory://.
-    """
-
-    STORAGE_SCHEME = ["process"]
-    SWEEP_SECONDS = 60
-
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
-        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, when the window ends)
-        self._lock = threading.Lock()
-        self._next_sweep = 0.0
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-
-    @property
-    def base_exceptions(self) -> type[Exception]:
-        return ValueError
-
-    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-        now = time.time()
-        with self._lock:
-            if now >= self._next_sweep:
-                self._windows = {k: window for k, window in self._windows.items() if window[1] > now}
-                self._next_sweep = now + self.SWEEP_SECONDS
-            count, ends = self._windows.get(key, (0, 0.0))
-            if ends <= now:
-                count, ends = 0, now + expiry
-            self._windows[key] = (count + amount, ends)
-            return count + amount
-
-    def get(self, key: str) -> int:
-        count, ends = self._windows.get(key, (0, 0.0))
-        return count if ends > time.time() else 0
-
-    def get_expiry(self, key: str) -> float:
-        now = time.time()
-        _, ends = self._windows.get(key, (0, 0.0))
-        return ends if ends > now else now
-
-    def check(self) -> bool:
-        return True
-
-    def reset(self) -> int:
-        with self._lock:
-            cleared, self._windows = len(self._windows), {}
-        return cleared
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._windows.pop(key, None)
 
 
-# Pages that do an API call's work count against the API limit too.
-RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST")}
-RATE_LIMIT_ERROR_LOG_SECONDS = 60
 
 
-def init_rate_limits(app: Flask) -> None:
-    """Limit /api/* (and the pages doing the same work) per client address; /api/ask more tightly.
-
-    The `limits` library parses the limit strings, counts in fixed windows and stores the
-    counts (per process, or in Redis shared by every app server); this hook only picks which
-    limit a request counts against. /api/ask, the expensive one, has its own limit instead of
-    the API's. (Flask-Limiter, the extension over the same library, spent 0.3-0.75 ms on each
-    request: up to a fifth of an answer; a hit here costs about 5 microseconds.) Limits are
-    read once, when the app is built.
-
-    When the store fails (Redis unreachable), requests are let through and the log says so,
-    at most once a minute: an outage of Redis must not take the help center down with it.
-    """
-    if not app.config["RATELIMIT_ENABLED"]:
-        return
-    # wrap_exceptions: every backend's errors arrive as one type, StorageError.
-    limiter = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True))
-    api_limits = [("api", item) for item in parse_many(app.config["API_RATE_LIMIT"])]
-    ask_limits = [("ask", item) for item in parse_many(app.config["ASK_RATE_LIMIT"])]
-    send_headers = app.config["RATELIMIT_HEADERS_ENABLED"]
-    last_error_logged = 0.0
-
-    def counted() -> list[tuple[str, RateLimitItem]]:
-        if request.endpoint == "api.api_ask":
-            return ask_limits
-        if request.method != "OPTIONS" and (
-            request.blueprint == "api" or (request.endpoint, request.method) in RATE_LIMITED_PAGES
-        ):
-            return api_limits
-        return []
-
-    def storage_failed(error: StorageError) -> None:
-        nonlocal last_error_logged
-        if time.monotonic() - last_error_logged >= RATE_LIMIT_ERROR_LOG_SECONDS:
-            last_error_logged = time.monotonic()
-            log.error("rate limit storage failed, requests are let through: %s", error)
-
-    @app.before_request
-    def check_rate_limits():
-        client = request.remote_addr or "unknown"
-        for scope, item in counted():
-            try:
-                allowed = limiter.hit(item, scope, client)
-                if not allowed:
-                    reset = limiter.get_window_stats(item, scope, client).reset_time
-            except StorageError as error:
-                storage_failed(error)
-                return
-            if not allowed:
-                raise TooManyRequests(str(item), retry_after=max(1, math.ceil(reset - time.time())))
-
-    @app.after_request
-    def add_rate_limit_headers(response):
-        rules = counted() if send_headers else []
-        if rules and response.status_code != 429:
-            client = request.remote_addr or "unknown"
-            try:
-                windows = [(item, limiter.get_window_stats(item, scope, client)) for scope, item in rules]
-            except StorageError as error:
-                storage_failed(error)
-                return response
-            item, window = min(windows, key=lambda pair: pair[1].remaining)
-            response.headers["X-RateLimit-Limit"] = str(item.amount)
-            response.headers["X-RateLimit-Remaining"] = str(window.remaining)
-            response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_time))
-        return response
 
 
 def load_openapi(app: Flask) -> dict:
@@ -406,43 +174,8 @@ def load_openapi(app: Flask) -> dict:
     return spec
 
 
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer made once per key.
-
-    Flask builds a new serializer on every request, cookie or not: about a tenth of
-    the time of a small API answer.
-    """
-
-    _made_for: tuple | None = None
-    _serializer = None
-
-    def get_signing_serializer(self, app: Flask):
-        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        if self._made_for != key:
-            self._serializer, self._made_for = super().get_signing_serializer(app), key
-        return self._serializer
 
 
-def init_secret_key(app: Flask) -> None:
-    """Use the configured secret key; outside production, make one per install if none is set."""
-    if app.config["SECRET_KEY"]:
-        return
-    if app.config["PRODUCTION"]:
-        raise RuntimeError("PRODUCTION is on but SECRET_KEY is not set: set FLASK_SECRET_KEY or instance/config.py")
-    key_file = Path(app.instance_path) / "secret_key"
-    if not key_file.exists():
-        # Written aside and linked into place, so concurrent workers agree on one key.
-        tmp = key_file.with_name(f".secret_key.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, key_file)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    app.config["SECRET_KEY"] = key_file.read_text().strip()
 
 
 def init_knowledge_base(app: Flask) -> None:
@@ -493,84 +226,19 @@ def knowledge_base() -> kb.KnowledgeBase:
     return current_app.extensions["kb"]
 
 
-def add_security_headers(response):
-    """Send a strict Content-Security-Policy and friends with every response."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    return response
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
 
 
-def register_errors(app: Flask) -> None:
-    """Answer errors as JSON on the API and as friendly pages elsewhere; never a traceback."""
-
-    @app.errorhandler(BadRequest)
-    def bad_request(error):
-        if wants_json():
-            return jsonify(error=str(error)), 400
-        return render_template("pages/error.html", code=400, message=str(error)), 400
-
-    friendly = {
-        413: lambda e: f"the request is too large: at most {app.config['MAX_CONTENT_LENGTH'] // 1024} KB",
-        429: lambda e: f"too many requests (limit {e.description}); please wait a moment and try again",
-    }
-
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        message = friendly[error.code](error) if error.code in friendly else error.description or error.name
-        if wants_json():
-            response = jsonify(error=message)
-        else:
-            response = app.make_response(render_template("pages/error.html", code=error.code, message=message))
-        response.status_code = error.code
-        for name, value in error.get_headers():
-            if name in ("Allow", "Retry-After"):
-                response.headers[name] = value
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(error):
-        log.exception("unhandled error on %s", request.path)
-        if wants_json():
-            return jsonify(error="internal error; it has been logged"), 500
-        return render_template("pages/error.html", code=500, message="Something went wrong on our side."), 500
 
 
 # --- input parsing -------------------------------------------------------------------
 
 
-def clean_text(value: str, keep: str = "") -> str:
-    """Turn control characters (except those in ``keep``) into spaces and trim: what is left is what a person typed."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in value).strip(BLANK)
 
 
-def query_text(name: str = "q", required: bool = True) -> str:
-    """Read a search text from the query string, rejecting what cannot be a question."""
-    value = request.args.get(name, "")
-    if len(value) > MAX_QUERY_CHARS:
-        raise BadRequest(f"'{name}' is too long: at most {MAX_QUERY_CHARS} characters")
-    cleaned = clean_text(value)
-    if required and not cleaned:
-        raise BadRequest(f"'{name}' is required: type a few words to search for")
-    return cleaned
 
 
-def int_arg(name: str, default: int, low: int, high: int) -> int:
-    """Read a bounded integer from the query string."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number") from None
-    if not low <= value <= high:
-        raise BadRequest(f"'{name}' must be between {low} and {high}")
-    return value
 
 
 def run_search(text: str, limit: int, page: int):
@@ -635,29 +303,8 @@ def api_search():
     )
 
 
-def json_body() -> dict:
-    """Return the request's JSON object, or explain why it is not one."""
-    if not request.is_json:
-        raise BadRequest("send a JSON object with Content-Type: application/json")
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadRequest("the body must be a JSON object")
-    return payload
 
 
-def text_field(payload: dict, name: str, max_chars: int, required: bool = True, multiline: bool = False) -> str | None:
-    """Read a string field: present, a string, not blank, not too long; ``multiline`` keeps line breaks."""
-    value = payload.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"'{name}' is required and must be a string")
-    if len(value) > max_chars:
-        raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
-    value = clean_text(value.replace("\r\n", "\n"), keep="\n\t" if multiline else "")
-    if not value:
-        raise BadRequest(f"'{name}' must not be empty")
-    return value
 
 
 def respond(question: str):
@@ -866,8 +513,8 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
 
 
 # --- mail clients: settings checker, autoconfig files, setup guide, DNS records ------
-# One blueprint, one init function and one CLI command; the work is in kb.checker,
-# kb.checkinput, kb.autoconfig and kb.clientsetup.
+# One blueprint, one init function and one CLI command; the work is in mailclient.checker,
+# mailclient.checkinput, mailclient.autoconfig and mailclient.clientsetup.
 
 mail_clients = Blueprint("mailclient", __name__)
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -1031,7 +678,6 @@ AGENT_DEFAULTS = {
     # Forms stay valid for a working day: agents keep the console open.
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
 }
-MIGRATIONS_DIR = ROOT / "migrations"
 API_TOKEN_PREFIX = "agt_"
 SIGNATURE_MAX_CHARS = 1000
 # A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
@@ -1040,78 +686,23 @@ REPLY_MAX_BODY_BYTES = 256 * 1024
 ALTERNATIVES = 3
 
 
-class Model(DeclarativeBase):
-    # Named constraints, so that Alembic can alter SQLite tables (batch mode) later.
-    metadata = sa.MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
 
 
-db = SQLAlchemy(model_class=Model)
-migrate = Migrate()
-login_manager = LoginManager()
 agent = Blueprint("agent", __name__, url_prefix="/agent")
 
 
-def utcnow() -> dt.datetime:
-    """Return the time in UTC without a zone (SQLite keeps no zones)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class Agent(UserMixin, db.Model):
-    """A support agent who may use the console and its API."""
-
-    __tablename__ = "agents"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(100), default="")
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[dt.datetime | None]
-
-    def get_id(self) -> str:
-        # The session names the password too, so changing it signs out every other session.
-        stamp = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
-        return f"{self.id}.{stamp}"
 
 
-class AgentToken(db.Model):
-    """An API token of an agent, kept as a SHA-256 digest (tokens are long and random)."""
-
-    __tablename__ = "agent_tokens"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    label: Mapped[str] = mapped_column(sa.String(100), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[dt.datetime | None]
-    agent: Mapped[Agent] = relationship()
 
 
-class LoginFailure(db.Model):
-    """One failed sign-in, kept for the lockout time so every app server sees it."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (sa.Index("ix_login_failures_email_at", "email", "at"), sa.Index("ix_login_failures_ip_at", "ip", "at"))
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254))
-    ip: Mapped[str] = mapped_column(sa.String(45))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 def init_agents(app: Flask) -> None:
-    """Set up the database, sign-in and the agent console."""
+    """Set up sign-in and the agent console."""
     for key, value in AGENT_DEFAULTS.items():
         app.config.setdefault(key, value)
-    url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'app.db'}"
-    # Some hosts hand out postgres:// URLs, a name SQLAlchemy no longer accepts.
-    app.config["SQLALCHEMY_DATABASE_URI"] = re.sub(r"^postgres://", "postgresql://", url)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -1122,35 +713,17 @@ def init_agents(app: Flask) -> None:
         memory_cost=app.config["ARGON2_MEMORY_KIB"],
         parallelism=app.config["ARGON2_PARALLELISM"],
     )
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    init_database(app)
     login_manager.init_app(app)
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            sa.event.listen(db.engine, "connect", sqlite_pragmas)
-        if app.config["DATABASE_UPGRADE_ON_START"]:
-            upgrade_database(app)
     app.register_blueprint(agent)
     app.cli.add_command(create_agent_command)
     app.cli.add_command(create_agent_token_command)
 
 
-def sqlite_pragmas(connection, _record) -> None:
-    """Use write-ahead logging (readers never wait for the writer), wait for locks, enforce keys."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
-def upgrade_database(app: Flask) -> None:
-    """Bring the database to the latest migration; workers starting together take turns."""
-    # An exclusive file lock serialises the workers of one machine (SQLite's case); for
-    # PostgreSQL, migrations/env.py also takes an advisory lock across machines.
-    with open(Path(app.instance_path) / ".db-upgrade.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+
+
 
 
 @login_manager.user_loader
@@ -1448,12 +1021,6 @@ def console():
                            logout_form=LogoutForm()), status
 
 
-def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = False) -> str | None:
-    """Read an optional text field; a blank one counts as absent (macros send "" for what they lack)."""
-    value = payload.get(name)
-    if isinstance(value, str) and not value.strip():
-        return None
-    return text_field(payload, name, max_chars, required=False, multiline=multiline)
 
 
 @api.post("/reply")
@@ -1556,8 +1123,6 @@ WIDGET_DEFAULTS = {
     "WIDGET_TIMEOUT_SECONDS": 15,
 }
 DEMO_OPTIONS = ("position", "accent", "greeting", "lang", "tabs")
-CORS_MAX_AGE_SECONDS = 600
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def init_widget(app: Flask) -> None:
@@ -1572,59 +1137,12 @@ def init_widget(app: Flask) -> None:
     app.after_request(add_cors_headers)
 
 
-def parse_origins(value) -> frozenset[str]:
-    """Normalise the allowed origins: a list, or one string split at commas or spaces.
-
-    A typo must not silently open or close the widget, so anything that is not an
-    http(s) origin without a path is an error at start-up.
-    """
-    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
-    origins = set()
-    for item in items:
-        text = str(item).strip().removesuffix("/")
-        if text == "*":
-            origins.add(text)
-            continue
-        parts = urlsplit(text)
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment \
-                or parts.username or parts.password or port == -1:
-            raise ValueError(f"WIDGET_ALLOWED_ORIGINS: {item!r} is not an origin such as https://www.example.com")
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        origins.add(f"{parts.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""))
-    return frozenset(origins)
 
 
-def origin_allowed(origin: str) -> bool:
-    """Say whether a browser Origin header names an allowed origin."""
-    allowed = current_app.extensions["widget_origins"]
-    return "*" in allowed or origin in allowed
 
 
-def add_cors_headers(response):
-    """Let allowed origins read /api/* responses, and answer their preflight requests."""
-    if not wants_json():
-        return response
-    response.vary.add("Origin")
-    origin = request.headers.get("Origin")
-    if origin and origin_allowed(origin):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = response.headers.get("Allow", "GET, POST")
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE_SECONDS)
-    return response
 
 
-def frame_policy(origins: frozenset[str]) -> str:
-    """Return the app's CSP with frame-ancestors opened to the allowed origins."""
-    ancestors = "*" if "*" in origins else " ".join(["'self'", *sorted(origins)])
-    directives = [d.strip() for d in CONTENT_SECURITY_POLICY.split(";") if d.strip()]
-    kept = [d for d in directives if not d.startswith("frame-ancestors")]
-    return "; ".join([*kept, f"frame-ancestors {ancestors}"])
 
 
 @widget.get("/widget.js")
@@ -1717,65 +1235,14 @@ TREND_INTENTS = 5
 analytics = Blueprint("analytics", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
-ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-class Event(db.Model):
-    """One question, search, result click or vote, with personal data redacted."""
-
-    __tablename__ = "events"
-    __table_args__ = (
-        sa.Index("ix_events_at", "at"),
-        sa.Index("ix_events_kind_at", "kind", "at"),
-        sa.Index("ix_events_session_at", "session", "at"),
-        sa.Index("ix_events_ref", "ref"),
-    )
-    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
-    at: Mapped[dt.datetime]
-    kind: Mapped[str] = mapped_column(sa.String(16))  # ask, search, click, vote
-    channel: Mapped[str] = mapped_column(sa.String(16))  # one of CHANNELS
-    session: Mapped[str | None] = mapped_column(sa.String(100))
-    text: Mapped[str | None] = mapped_column(sa.String(2000))  # the question or query, redacted
-    intent: Mapped[str | None] = mapped_column(sa.String(100))
-    confidence: Mapped[float | None] = mapped_column(sa.Float())
-    fallback: Mapped[bool | None]
-    clarify: Mapped[bool | None]
-    choices: Mapped[str | None] = mapped_column(sa.String(300))  # intents a clarifying question offered
-    results: Mapped[int | None]  # a search's number of results
-    rank: Mapped[int | None]  # a clicked result's position
-    helpful: Mapped[bool | None]
-    reason: Mapped[str | None] = mapped_column(sa.String(300))
-    target: Mapped[str | None] = mapped_column(sa.String(300))  # article slug, or a clicked result's URL
-    ref: Mapped[str | None] = mapped_column(sa.String(32))  # ties a search page to its clicks
 
 
-class GapNote(db.Model):
-    """An agent's note on a group of the inbox, e.g. which article section is missing."""
-
-    __tablename__ = "gap_notes"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[str] = mapped_column(sa.String(16), index=True)
-    group_key: Mapped[str] = mapped_column(sa.String(300))
-    text: Mapped[str] = mapped_column(sa.String(1000))
-    author: Mapped[str] = mapped_column(sa.String(254))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class KnowledgeChange(db.Model):
-    """A change to the bot's training data or synonyms, accepted or refused, and why."""
-
-    __tablename__ = "knowledge_changes"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    author: Mapped[str] = mapped_column(sa.String(254))
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    summary: Mapped[str] = mapped_column(sa.String(1000))
-    accepted: Mapped[bool]
-    reason: Mapped[str] = mapped_column(sa.String(1000))
 
 
-EVENT_COLUMNS = {column.name: column for column in Event.__table__.columns if column.name != "id"}
-EVENT_LENGTHS = {name: column.type.length for name, column in EVENT_COLUMNS.items() if getattr(column.type, "length", None)}
 
 
 def prepare_event(event: dict) -> dict:

@@ -34,8 +34,9 @@ from bench.api_bench import QUESTIONS, percentile  # noqa: E402
 def run(rounds: int, block: int) -> dict:
     import sqlalchemy as sa
 
-    from app import Event, db
     from bench.servers import project_app
+    from web.extensions import db
+    from web.models import Event
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["BENCH_INSTANCE"] = tmp
@@ -117,7 +118,7 @@ def parts(app, events, calls: int = 5000) -> dict:
         }
         for q in QUESTIONS * 5
     ]
-    from app import utcnow
+    from web.models import utcnow
 
     written, started = 0, time.perf_counter()
     for _ in range(20):

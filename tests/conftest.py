@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_ARTICLES = ROOT / "tests" / "data" / "source-articles"
 TINY_INTENTS = ROOT / "tests" / "data" / "intents.yml"
 TINY_RESPONSES = ROOT / "tests" / "data" / "responses.yml"
+# The packages that hold no web code, and with the web layer, every package of the app.
+DOMAIN_PACKAGES = ("kb", "classifier", "mailclient", "analytics", "replies")
+SOURCE_PACKAGES = (*DOMAIN_PACKAGES, "web")
 
 
 @pytest.fixture(autouse=True)

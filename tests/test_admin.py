@@ -10,8 +10,10 @@ import sqlalchemy as sa
 import yaml
 from conftest import ROOT, create_agent, make_config, sign_in
 
-from app import GapNote, KnowledgeChange, create_app, db, utcnow
+from app import create_app
 from classifier.model import predict
+from web.extensions import db
+from web.models import GapNote, KnowledgeChange, utcnow
 
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")

@@ -7,9 +7,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
-from app import MIGRATIONS_DIR, Agent, AgentToken, LoginFailure, create_app, db
 from conftest import AGENT_PASSWORD, create_agent, csrf_token, make_config, sign_in
+
+from app import create_app
+from web.extensions import MIGRATIONS_DIR, db
+from web.models import Agent, AgentToken, LoginFailure
 
 EMAIL = "agent@example.com"
 

@@ -9,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import ROOT, create_agent, csrf_token, make_config, sign_in
 
-from app import Event, create_app, db, utcnow
+from app import create_app
+from web.extensions import db
+from web.models import Event, utcnow
 
 WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 

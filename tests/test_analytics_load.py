@@ -7,7 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from conftest import make_config
 
-from app import Event, create_app, db
+from app import create_app
+from web.extensions import db
+from web.models import Event
 
 WORKERS = 4
 ASKS = 150  # through /api/ask, per worker

@@ -12,7 +12,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import ROOT, create_agent, make_config, sign_in
 
-from app import Event, KnowledgeChange, create_app, db, utcnow
+from app import create_app
+from web.extensions import db
+from web.models import Event, KnowledgeChange, utcnow
 
 
 def postgres_bin() -> Path | None:

@@ -1,7 +1,7 @@
 import pytest
+from conftest import make_config
 
 from app import create_app
-from conftest import make_config
 
 
 def test_first_start_builds_the_missing_index(tmp_path):

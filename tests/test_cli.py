@@ -1,5 +1,6 @@
-from app import create_app
 from conftest import make_config, write_article
+
+from app import create_app
 
 
 def test_build_index_reports_what_it_did(tmp_path):

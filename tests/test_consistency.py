@@ -2,8 +2,9 @@
 
 import re
 
+from conftest import ROOT, SOURCE_PACKAGES
+
 from classifier.data import OUT_OF_SCOPE, load_intents
-from conftest import ROOT
 from kb import DEFAULT_SETTINGS_PATH
 from kb.answers import SPECIAL, load_responses
 from kb.settings import load_settings, unknown_placeholders
@@ -40,7 +41,7 @@ def test_no_host_name_or_port_is_written_outside_the_settings_file():
     ports = {str(p) for p in (SETTINGS.imap.port, SETTINGS.smtp.port, SETTINGS.smtp.alt_port) if p}
     places = list((ROOT / "articles").glob("*.md")) + [ROOT / "kb" / "responses.yml"]
     places += list((ROOT / "templates").rglob("*.html")) + list((ROOT / "static").glob("*.*"))
-    places += [p for p in (ROOT / "kb").glob("*.py")] + [ROOT / "app.py"]
+    places += [p for package in SOURCE_PACKAGES for p in (ROOT / package).rglob("*.py")] + [ROOT / "app.py"]
     for path in places:
         text = path.read_text(encoding="utf-8")
         for host in hosts:

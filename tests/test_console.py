@@ -5,10 +5,10 @@ import json
 import re
 
 import pytest
+from conftest import create_agent, csrf_token, sign_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import create_agent, csrf_token, sign_in
 from kb import DEFAULT_SETTINGS_PATH
 from kb.settings import load_settings
 

@@ -10,8 +10,10 @@ from conftest import make_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import JsonFormatter, ProcessCounts, RequestContextFilter, create_app
+from app import create_app
 from kb.index import build_index
+from web.observability import JsonFormatter, RequestContextFilter
+from web.ratelimit import ProcessCounts
 
 
 def test_health_and_readiness(client):
@@ -100,7 +102,7 @@ def test_process_counts_keep_fixed_windows_without_a_thread(monkeypatch):
     from limits.strategies import FixedWindowRateLimiter
 
     clock = [1000.0]
-    monkeypatch.setattr("app.time.time", lambda: clock[0])
+    monkeypatch.setattr("web.ratelimit.time.time", lambda: clock[0])
     storage = storage_from_string("process://")
     assert isinstance(storage, ProcessCounts)
     limiter, two = FixedWindowRateLimiter(storage), parse("2 per minute")

@@ -8,9 +8,10 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
-from app import create_app, parse_origins
 from conftest import make_config
+
+from app import create_app
+from web.security import parse_origins
 
 PORTAL = "https://portal.example.com"
 BUDGET_BYTES = 20 * 1024

@@ -10,10 +10,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, ROOT, make_config
 from werkzeug.serving import make_server
 
 from app import create_app
-from conftest import CHROMIUM, ROOT, make_config
 
 ARTIFACTS = ROOT / "test-artifacts"
 # Short, so that the slow-API test does not wait long; an answer takes milliseconds.

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from conftest import AGENT_PASSWORD, BROWSER_TESTS, ROOT, create_agent, make_config, serve
 from playwright.sync_api import expect
 
-from app import Event, create_app, db
+from app import create_app
+from web.extensions import db
+from web.models import Event
 
 EMAIL = "gaps.agent@example.com"
 QUESTION = "please switch my pop3 access on"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kb.redact import redact
+from analytics.redact import redact
 
 
 @pytest.mark.parametrize(

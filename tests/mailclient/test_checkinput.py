@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from kb import DEFAULT_SETTINGS_PATH
 from kb.answers import Answer, compose
 from kb.articles import load_articles
-from kb.checker import CheckInputError, ClientConfig, ServerInput, check
-from kb.checkinput import (
+from kb.render import html_to_text, markdown_to_html
+from kb.settings import load_settings
+from mailclient.checker import CheckInputError, ClientConfig, ServerInput, check
+from mailclient.checkinput import (
     SETTINGS_HINT_RE,
     check_description,
     check_form,
@@ -25,8 +27,6 @@ from kb.checkinput import (
     safe_echo,
     settings_in_question,
 )
-from kb.render import html_to_text, markdown_to_html
-from kb.settings import load_settings
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 LIBRARY = load_articles(ROOT / "articles", SETTINGS)

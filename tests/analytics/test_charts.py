@@ -2,7 +2,7 @@
 
 import pytest
 
-from kb.charts import bar_chart, line_chart, nice_ceiling
+from analytics.charts import bar_chart, line_chart, nice_ceiling
 
 
 def test_bars_scale_to_the_largest_total_and_stack_their_parts():

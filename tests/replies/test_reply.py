@@ -7,8 +7,8 @@ import pytest
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.answers import ArticleLink, compose
-from kb.reply import FORMATS, compose_reply
 from kb.settings import load_settings
+from replies.reply import FORMATS, compose_reply
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 BASE = "https://help.example.org/"

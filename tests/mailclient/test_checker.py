@@ -12,9 +12,17 @@ from conftest import ROOT
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.articles import load_articles
-from kb.checker import ClientConfig, ServerInput, check, citation_problems, normalize_host
-from kb.labels import Auth, Client, Security, normalize_auth, normalize_client, normalize_protocol, normalize_security
 from kb.settings import load_settings
+from mailclient.checker import ClientConfig, ServerInput, check, citation_problems, normalize_host
+from mailclient.labels import (
+    Auth,
+    Client,
+    Security,
+    normalize_auth,
+    normalize_client,
+    normalize_protocol,
+    normalize_security,
+)
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 LIBRARY = load_articles(ROOT / "articles", SETTINGS)

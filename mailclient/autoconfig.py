@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
-from kb.labels import INCOMING, NO_AUTH, OUTGOING, Auth, Security, normalize_auth, offered_ports, server_for
+from mailclient.labels import INCOMING, NO_AUTH, OUTGOING, Auth, Security, normalize_auth, offered_ports, server_for
 from kb.settings import MailSettings
 
 ADDRESS_PLACEHOLDER = "%EMAILADDRESS%"

@@ -4,7 +4,7 @@ Input is one ``ServerInput`` per direction (incoming, outgoing), holding labels 
 app shows them. Each given field gets a ``FieldVerdict``: ok, warning or error, a reason, the
 correct value from the settings, and the policy sentence and article section the rule comes
 from. A configuration that matches in every field is "all good"; one with fields missing is
-never called that. Reading JSON, forms and free text into a ``ClientConfig`` is ``kb.checkinput``'s job.
+never called that. Reading JSON, forms and free text into a ``ClientConfig`` is ``mailclient.checkinput``'s job.
 
 The checker never asks for a password and has nowhere to put one.
 """
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from rapidfuzz.distance import DamerauLevenshtein
 
 from kb.articles import Library
-from kb.labels import (
+from mailclient.labels import (
     DIRECTIONS,
     INCOMING,
     NO_AUTH,

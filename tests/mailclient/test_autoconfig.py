@@ -15,7 +15,8 @@ from mailpolicy import (
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.articles import load_articles
-from kb.autoconfig import (
+from kb.settings import load_settings
+from mailclient.autoconfig import (
     AUTODISCOVER_OUTLOOK_NS,
     AddressError,
     AutodiscoverError,
@@ -30,9 +31,8 @@ from kb.autoconfig import (
     thunderbird_config,
     zone_lines,
 )
-from kb.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
-from kb.labels import Client
-from kb.settings import load_settings
+from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
+from mailclient.labels import Client
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 LIBRARY = load_articles(ROOT / "articles", SETTINGS)

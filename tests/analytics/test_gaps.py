@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from kb.gaps import Signal, group_key, group_signals, typed_further
+from analytics.gaps import Signal, group_key, group_signals, typed_further
 from kb.synonyms import load_lexicon
 from kb.text import build_normalizer
 

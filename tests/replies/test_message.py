@@ -2,7 +2,7 @@
 
 import pytest
 
-from kb.message import clean_message
+from replies.message import clean_message
 
 QUESTION = "How do I turn on POP3 for my mailbox? My phone keeps losing mail."
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 
 from kb.answers import Answer, append_block, escape_markdown
 from kb.articles import Library
-from kb.checker import (
+from mailclient.checker import (
     MAX_FIELD_CHARS,
     CheckInputError,
     CheckResult,
@@ -31,7 +31,7 @@ from kb.checker import (
     check,
     normalize_host,
 )
-from kb.labels import (
+from mailclient.labels import (
     AUTH_LABELS,
     CERTIFICATE_RE,
     CLIENT_LABELS,

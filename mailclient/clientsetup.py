@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kb.articles import Library
-from kb.autoconfig import check_address, endpoints
-from kb.checker import Citation, cite
-from kb.labels import INCOMING, OUTGOING, Client, client_label
+from mailclient.autoconfig import check_address, endpoints
+from mailclient.checker import Citation, cite
+from mailclient.labels import INCOMING, OUTGOING, Client, client_label
 from kb.settings import MailSettings
 
 CLIENT_NAMES = {

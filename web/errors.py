@@ -1,0 +1,53 @@
+"""Errors as people see them: JSON with an ``error`` message on the API, a friendly page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(ValueError):
+    """Input the user can fix; its message is shown to them."""
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_errors(app: Flask) -> None:
+    """Answer errors as JSON on the API and as friendly pages elsewhere; never a traceback."""
+
+    @app.errorhandler(BadRequest)
+    def bad_request(error):
+        if wants_json():
+            return jsonify(error=str(error)), 400
+        return render_template("pages/error.html", code=400, message=str(error)), 400
+
+    friendly = {
+        413: lambda e: f"the request is too large: at most {app.config['MAX_CONTENT_LENGTH'] // 1024} KB",
+        429: lambda e: f"too many requests (limit {e.description}); please wait a moment and try again",
+    }
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        message = friendly[error.code](error) if error.code in friendly else error.description or error.name
+        if wants_json():
+            response = jsonify(error=message)
+        else:
+            response = app.make_response(render_template("pages/error.html", code=error.code, message=message))
+        response.status_code = error.code
+        for name, value in error.get_headers():
+            if name in ("Allow", "Retry-After"):
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error):
+        log.exception("unhandled error on %s", request.path)
+        if wants_json():
+            return jsonify(error="internal error; it has been logged"), 500
+        return render_template("pages/error.html", code=500, message="Something went wrong on our side."), 500

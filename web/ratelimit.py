@@ -1,0 +1,149 @@
+"""Rate limits on the API and on pages that do an API call's work, counted with the `limits` library."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+
+from flask import Flask, request
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger(__name__)
+
+
+class ProcessCounts(Storage):
+    """Fixed-window counters in this process's memory: the `limits` storage behind "process://".
+
+    The library's own memory:// storage starts a timer thread every 10 ms while requests
+    arrive, to expire counters; under gunicorn each start waited about 2 ms for the
+    interpreter lock, on every other request. Here a counter whose window has ended
+    restarts when it is next hit, and ended windows are swept at most once a minute, by
+    the request that finds them due. Counts are per process, as with memory://.
+    """
+
+    STORAGE_SCHEME = ["process"]
+    SWEEP_SECONDS = 60
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        self._windows: dict[str, tuple[int, float]] = {}  # key -> (count, when the window ends)
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._windows = {k: window for k, window in self._windows.items() if window[1] > now}
+                self._next_sweep = now + self.SWEEP_SECONDS
+            count, ends = self._windows.get(key, (0, 0.0))
+            if ends <= now:
+                count, ends = 0, now + expiry
+            self._windows[key] = (count + amount, ends)
+            return count + amount
+
+    def get(self, key: str) -> int:
+        count, ends = self._windows.get(key, (0, 0.0))
+        return count if ends > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        now = time.time()
+        _, ends = self._windows.get(key, (0, 0.0))
+        return ends if ends > now else now
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            cleared, self._windows = len(self._windows), {}
+        return cleared
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._windows.pop(key, None)
+
+
+# Pages that do an API call's work count against the API limit too.
+RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST")}
+
+
+RATE_LIMIT_ERROR_LOG_SECONDS = 60
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Limit /api/* (and the pages doing the same work) per client address; /api/ask more tightly.
+
+    The `limits` library parses the limit strings, counts in fixed windows and stores the
+    counts (per process, or in Redis shared by every app server); this hook only picks which
+    limit a request counts against. /api/ask, the expensive one, has its own limit instead of
+    the API's. (Flask-Limiter, the extension over the same library, spent 0.3-0.75 ms on each
+    request: up to a fifth of an answer; a hit here costs about 5 microseconds.) Limits are
+    read once, when the app is built.
+
+    When the store fails (Redis unreachable), requests are let through and the log says so,
+    at most once a minute: an outage of Redis must not take the help center down with it.
+    """
+    if not app.config["RATELIMIT_ENABLED"]:
+        return
+    # wrap_exceptions: every backend's errors arrive as one type, StorageError.
+    limiter = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True))
+    api_limits = [("api", item) for item in parse_many(app.config["API_RATE_LIMIT"])]
+    ask_limits = [("ask", item) for item in parse_many(app.config["ASK_RATE_LIMIT"])]
+    send_headers = app.config["RATELIMIT_HEADERS_ENABLED"]
+    last_error_logged = 0.0
+
+    def counted() -> list[tuple[str, RateLimitItem]]:
+        if request.endpoint == "api.api_ask":
+            return ask_limits
+        if request.method != "OPTIONS" and (
+            request.blueprint == "api" or (request.endpoint, request.method) in RATE_LIMITED_PAGES
+        ):
+            return api_limits
+        return []
+
+    def storage_failed(error: StorageError) -> None:
+        nonlocal last_error_logged
+        if time.monotonic() - last_error_logged >= RATE_LIMIT_ERROR_LOG_SECONDS:
+            last_error_logged = time.monotonic()
+            log.error("rate limit storage failed, requests are let through: %s", error)
+
+    @app.before_request
+    def check_rate_limits():
+        client = request.remote_addr or "unknown"
+        for scope, item in counted():
+            try:
+                allowed = limiter.hit(item, scope, client)
+                if not allowed:
+                    reset = limiter.get_window_stats(item, scope, client).reset_time
+            except StorageError as error:
+                storage_failed(error)
+                return
+            if not allowed:
+                raise TooManyRequests(str(item), retry_after=max(1, math.ceil(reset - time.time())))
+
+    @app.after_request
+    def add_rate_limit_headers(response):
+        rules = counted() if send_headers else []
+        if rules and response.status_code != 429:
+            client = request.remote_addr or "unknown"
+            try:
+                windows = [(item, limiter.get_window_stats(item, scope, client)) for scope, item in rules]
+            except StorageError as error:
+                storage_failed(error)
+                return response
+            item, window = min(windows, key=lambda pair: pair[1].remaining)
+            response.headers["X-RateLimit-Limit"] = str(item.amount)
+            response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+            response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_time))
+        return response
