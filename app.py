@@ -63,40 +63,51 @@ from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
 import kb
+from analytics import charts
+from analytics.gaps import KINDS as GAP_KINDS
+from analytics.gaps import REASONS as VOTE_REASONS
+from analytics.gaps import Signal, group_signals, typed_further
+from analytics.redact import redact
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
 from classifier.gate import Assessment, Verdict, assess, judge
-from analytics import charts
-from mailclient import autoconfig
 from kb.answers import link_title, pop3_policy_problems
+from kb.index import build_index
+from kb.search import search
+from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
+from mailclient import autoconfig
 from mailclient.checker import CheckInputError
 from mailclient.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
 from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
-from analytics.gaps import KINDS as GAP_KINDS
-from analytics.gaps import REASONS as VOTE_REASONS
-from analytics.gaps import Signal, group_signals, typed_further
-from kb.index import build_index
 from replies.message import CustomerMessage, clean_message
-from analytics.redact import redact
 from replies.reply import FORMATS as REPLY_FORMATS
 from replies.reply import MAX_NAME_CHARS, Reply, compose_reply
-from kb.search import search
-from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
-
-from web.config import ARTICLE_URL, ROOT, default_config, init_secret_key  # moved
+from web.config import (  # moved
+    ARTICLE_URL,
+    ROOT,
+    init_secret_key,
+    load_config,  # moved
+)
 from web.errors import BadRequest, register_errors, wants_json  # moved
-from web.inputs import clean_text, int_arg, json_body, optional_text, query_text, text_field  # moved
-
-from web.observability import init_observability  # moved
-
-from web.ratelimit import init_rate_limits  # moved
-
-from web.security import CookieSessions, add_cors_headers, add_security_headers, frame_policy, parse_origins  # moved
-
 from web.extensions import db, init_database, login_manager  # moved
-
-from web.models import Agent, AgentToken, EVENT_COLUMNS, EVENT_LENGTHS, Event, GapNote, KnowledgeChange, LoginFailure, utcnow  # moved
+from web.inputs import clean_text, int_arg, json_body, optional_text, query_text, text_field  # moved
+from web.knowledge import knowledge_stamp, load_bot_data, load_knowledge, refresh_knowledge, with_bot_data  # moved
+from web.models import (  # moved
+    EVENT_COLUMNS,
+    EVENT_LENGTHS,
+    Agent,
+    AgentToken,
+    Event,
+    GapNote,
+    KnowledgeChange,
+    LoginFailure,
+    utcnow,
+)
+from web.observability import init_observability  # moved
+from web.ratelimit import init_rate_limits  # moved
+from web.security import CookieSessions, add_cors_headers, add_security_headers, frame_policy, parse_origins  # moved
+from web.state import STATE_KEY, AppState, knowledge, state, swap_knowledge
 
 # MOVED-IMPORTS: keep a blank line above
 
@@ -117,12 +128,7 @@ def create_app(config: dict | None = None) -> Flask:
     # Tests give their own instance folder, so no state of a developer's is read or written.
     instance_path = (config or {}).get("INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
-    app.config.from_mapping(default_config(app.instance_path))
-    if config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env()
-    else:
-        app.config.update(config)
+    load_config(app, config)
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)
     app.session_interface = CookieSessions()
@@ -131,9 +137,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     init_observability(app)
-    init_knowledge_base(app)
-    init_intent_model(app)
-    app.extensions["openapi"] = load_openapi(app)
+    loaded = load_knowledge(app)
+    init_database(app)
+    app.extensions[STATE_KEY] = AppState(
+        knowledge=loaded,
+        events=make_event_log(app),
+        passwords=make_password_hasher(app.config),
+        widget_origins=parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"]),
+        openapi=load_openapi(loaded.training.names),
+        knowledge_checked=time.monotonic(),
+        knowledge_stamp=knowledge_stamp(app.config),
+    )
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(ops)
@@ -144,7 +158,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errors(app)
     init_widget(app)
     app.after_request(add_security_headers)
-    app.context_processor(lambda: {"provider": app.extensions["kb"].settings.provider})
+    app.context_processor(lambda: {"provider": knowledge(app).base.settings.provider})
     app.cli.add_command(build_index_command)
     app.cli.add_command(validate_command)
     app.cli.add_command(train_command)
@@ -152,25 +166,11 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def load_openapi(app: Flask) -> dict:
+def load_openapi(intents: list[str]) -> dict:
     """Read the API description and fill in what comes from data: the intent ids a vote may name."""
     spec = yaml.safe_load((ROOT / "docs" / "openapi.yml").read_text(encoding="utf-8"))
     vote = spec["paths"]["/api/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    vote["properties"]["intent"]["enum"] = app.extensions["intent_data"].names
+    vote["properties"]["intent"]["enum"] = intents
     return spec
 
 
@@ -178,52 +178,10 @@ def load_openapi(app: Flask) -> dict:
 
 
 
-def init_knowledge_base(app: Flask) -> None:
-    """Load the knowledge base once and build the index if it is missing or stale.
-
-    The training data's words join the articles' vocabulary, so the shared normaliser
-    corrects typos towards words that either of them uses.
-    """
-    training = intent_data.load_training(app.config["INTENTS_PATH"], app.config["INTENTS_OVERLAY_PATH"])
-    base = kb.load_knowledge_base(
-        app.config["ARTICLES_DIR"],
-        app.config["INDEX_DIR"],
-        settings_path=app.config["MAIL_SETTINGS_PATH"],
-        lexicon_path=app.config["SYNONYMS_PATH"],
-        responses_path=app.config["RESPONSES_PATH"],
-        article_url=ARTICLE_URL,
-        extra_vocabulary=intent_data.vocabulary(training),
-        lexicon_overlay_path=app.config["SYNONYMS_OVERLAY_PATH"],
-    )
-    app.extensions["kb"] = base
-    app.extensions["intent_data"] = training
-    if app.config["BUILD_INDEX_ON_START"]:
-        report = build_index(base.library, app.config["INDEX_DIR"])
-        if report.changed:
-            log.info("index was missing or stale; built %s", report)
-        if not base.index.ready:
-            log.error("index in %s is unreadable; rebuilding it from the articles", app.config["INDEX_DIR"])
-            build_index(base.library, app.config["INDEX_DIR"], full=True)
 
 
-def init_intent_model(app: Flask) -> None:
-    """Load the trained model from the instance folder, or train it if it is missing or stale."""
-    base, training = app.extensions["kb"], app.extensions["intent_data"]
-    # A change to the shared normaliser (synonyms, vocabulary) changes what the model reads.
-    fingerprint = base.normalizer.fingerprint
-    model = intent_model.load(
-        app.config["MODEL_PATH"], data_digest=training.digest, fingerprint=fingerprint, trusted_dir=app.instance_path
-    )
-    if model is None:
-        model = intent_model.train(training, base.normalizer.normalize, fingerprint=fingerprint)
-        intent_model.save(model, app.config["MODEL_PATH"])
-        log.info("trained the intent model (thresholds %s)", model.thresholds)
-    app.extensions["intent_model"] = model
 
 
-def knowledge_base() -> kb.KnowledgeBase:
-    """Return the app's loaded knowledge base."""
-    return current_app.extensions["kb"]
 
 
 
@@ -242,7 +200,7 @@ def knowledge_base() -> kb.KnowledgeBase:
 
 
 def run_search(text: str, limit: int, page: int):
-    base = knowledge_base()
+    base = knowledge().base
     results = search(base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url)
     g.searched = (text, results)  # logged after the response (see init_analytics)
     return results
@@ -254,13 +212,13 @@ def run_search(text: str, limit: int, page: int):
 @pages.get("/")
 def home():
     """Show categories, their articles and a search box."""
-    return render_template("pages/home.html", categories=knowledge_base().library.categories())
+    return render_template("pages/home.html", categories=knowledge().base.library.categories())
 
 
 @pages.get(f"{ARTICLE_URL}<slug>")
 def article(slug: str):
     """Show one article with its table of contents and related articles."""
-    library = knowledge_base().library
+    library = knowledge().base.library
     found = library.articles.get(slug)
     if found is None:
         abort(404, description="We could not find that article. It may have moved: try searching for it.")
@@ -275,7 +233,7 @@ def search_page():
         return render_template("pages/search.html", query="", results=None)
     page = int_arg("page", 1, 1, current_app.config["SEARCH_MAX_PAGE"])
     results = run_search(text, current_app.config["SEARCH_LIMIT"], page)
-    return render_template("pages/search.html", query=text, results=results, categories=knowledge_base().library.categories())
+    return render_template("pages/search.html", query=text, results=results, categories=knowledge().base.library.categories())
 
 
 # --- API -----------------------------------------------------------------------------
@@ -309,8 +267,8 @@ def api_search():
 
 def respond(question: str):
     """Classify a question and answer it: the one place where classifier and knowledge base meet."""
-    base = knowledge_base()
-    prediction = intent_model.predict(current_app.extensions["intent_model"], base.normalizer.normalize(question))
+    base = knowledge().base
+    prediction = intent_model.predict(knowledge().model, base.normalizer.normalize(question))
     log.debug("ask: %s %.3f fallback=%s clarify=%s", prediction.intent, prediction.confidence, prediction.fallback, prediction.clarify)
     choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
     g.answered = (question, prediction)  # logged after the response (see init_analytics)
@@ -366,14 +324,14 @@ def article_summary(found) -> dict:
 @api.get("/articles")
 def api_articles():
     """List every article."""
-    library = knowledge_base().library
+    library = knowledge().base.library
     return jsonify(articles=[article_summary(a) for a in sorted(library.articles.values(), key=lambda a: a.title)])
 
 
 @api.get("/articles/<slug>")
 def api_article(slug: str):
     """Return one article with its sections, HTML and Markdown."""
-    found = knowledge_base().library.articles.get(slug)
+    found = knowledge().base.library.articles.get(slug)
     if found is None:
         abort(404, description=f"no article '{slug}'")
     sections = [
@@ -395,7 +353,8 @@ def healthz():
 @ops.get("/readyz")
 def readyz():
     """Say whether the index and the model are loaded, so this node can take traffic."""
-    checks = {"index": knowledge_base().index.ready, "model": "intent_model" in current_app.extensions}
+    current = knowledge()
+    checks = {"index": current.base.index.ready, "model": current.model is not None}
     ready = all(checks.values())
     return jsonify(status="ready" if ready else "not ready", **checks), 200 if ready else 503
 
@@ -403,7 +362,7 @@ def readyz():
 @api.get("/openapi.json")
 def openapi():
     """Describe the public API (OpenAPI 3.1)."""
-    return jsonify(current_app.extensions["openapi"])
+    return jsonify(state().openapi)
 
 
 # --- CLI -----------------------------------------------------------------------------
@@ -414,7 +373,7 @@ def openapi():
 @click.option("--full", is_flag=True, help="Reindex every article, not only the changed ones.")
 def build_index_command(full: bool):
     """Build the search index aside and swap it in."""
-    base = knowledge_base()
+    base = knowledge().base
     report = build_index(base.library, current_app.config["INDEX_DIR"], full=full)
     verb = "built" if report.changed else "unchanged"
     click.echo(
@@ -427,7 +386,7 @@ def build_index_command(full: bool):
 @with_appcontext
 def validate_command():
     """Check every article; print each problem with file and line."""
-    base = knowledge_base()
+    base = knowledge().base
     problems = [str(p) for p in base.library.problems] + list(base.responses.problems)
     for problem in problems:
         click.echo(problem)
@@ -440,10 +399,11 @@ def validate_command():
 @with_appcontext
 def train_command():
     """Train the intent model, choose its thresholds by cross-validation, and save it."""
-    base, training = knowledge_base(), current_app.extensions["intent_data"]
+    current = knowledge()
+    base, training = current.base, current.training
     model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
     intent_model.save(model, current_app.config["MODEL_PATH"])
-    current_app.extensions["intent_model"] = model
+    swap_knowledge(current_app._get_current_object(), dataclasses.replace(current, model=model))
     examples = sum(len(i.examples) for i in training.intents)
     click.echo(
         f"trained on {examples} examples of {len(training.intents)} intents; "
@@ -460,7 +420,7 @@ def train_command():
 def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes: bool):
     """Cross-validate the classifier, score it on held-out questions, and check POP3 answers."""
     config = current_app.config
-    base, training = knowledge_base(), current_app.extensions["intent_data"]
+    base, training = knowledge().base, knowledge().training
     normalize = base.normalizer.normalize
     cv = intent_evaluation.cross_validate(training, normalize, folds)
     click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
@@ -471,7 +431,7 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
                f"false-reject rate {cv.scores.false_reject_rate:.3f}")
     click.echo("  most confused (true -> predicted): " + ", ".join(f"{t} -> {p} ({n})" for t, p, n in cv.confused[:6]))
 
-    model = current_app.extensions["intent_model"]
+    model = knowledge().model
     failures = [] if cv.accuracy >= config["EVAL_MIN_CV_ACCURACY"] else ["cross-validation accuracy"]
     questions, predictions = [], []
     for path in questions_paths or config["HELDOUT_PATHS"]:
@@ -525,14 +485,12 @@ SETTINGS_ARTICLE_SLUG = "email-client-settings"
 
 def init_mail_clients(app: Flask) -> None:
     """Register the settings checker, the client configuration files and the dns-records command."""
-    app.config.setdefault("CHECK_MAX_CHARS", 4000)
-    app.config.setdefault("AUTOCONFIG_CACHE_SECONDS", 3600)
     app.register_blueprint(mail_clients)
     app.cli.add_command(dns_records_command)
 
 
 def knowledge_args() -> tuple:
-    base = knowledge_base()
+    base = knowledge().base
     return base.settings, base.library, base.article_url
 
 
@@ -541,7 +499,7 @@ def settings_check_for(question: str, answer):
     result = settings_in_question(question, *knowledge_args())
     if result is None:
         return answer, None
-    mentioned = mention_check(answer, result, url_for("mailclient.check_page"), knowledge_base().article_url)
+    mentioned = mention_check(answer, result, url_for("mailclient.check_page"), knowledge().base.article_url)
     return mentioned, result.as_dict()
 
 
@@ -577,7 +535,7 @@ def api_check_settings():
 def autoconfig_file():
     """Serve the Thunderbird autoconfig file; the same for every ``?emailaddress=`` (it says %EMAILADDRESS%)."""
     documentation = url_for("pages.article", slug=SETTINGS_ARTICLE_SLUG, _external=True)
-    body = autoconfig.thunderbird_config(knowledge_base().settings, documentation_url=documentation)
+    body = autoconfig.thunderbird_config(knowledge().base.settings, documentation_url=documentation)
     response = Response(body, content_type=XML_CONTENT_TYPE)
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["AUTOCONFIG_CACHE_SECONDS"]
@@ -604,7 +562,7 @@ def setup_page():
 @mail_clients.get("/setup/profile.mobileconfig")
 def apple_profile_download():
     """Download the Apple configuration profile for ``?address=`` (no password in it)."""
-    settings = knowledge_base().settings
+    settings = knowledge().base.settings
     try:
         body = autoconfig.apple_profile(settings, request.args.get("address", ""))
     except autoconfig.AddressError as exc:
@@ -617,7 +575,7 @@ def apple_profile_download():
 @mail_clients.get("/operator/dns-records")
 def dns_records_page():
     """Show operators the DNS SRV records and the names mail apps look up."""
-    settings = knowledge_base().settings
+    settings = knowledge().base.settings
     return render_template("mailclient/dns.html", records=autoconfig.srv_records(settings), domain=settings.domain,
                            ttl=autoconfig.SRV_TTL_SECONDS)
 
@@ -633,7 +591,7 @@ def autodiscover():
         address = autoconfig.autodiscover_address(body)
     except autoconfig.AutodiscoverError as exc:
         return Response(autoconfig.autodiscover_error(str(exc)), 400, content_type=XML_CONTENT_TYPE)
-    return Response(autoconfig.autodiscover_response(knowledge_base().settings, address), content_type=XML_CONTENT_TYPE)
+    return Response(autoconfig.autodiscover_response(knowledge().base.settings, address), content_type=XML_CONTENT_TYPE)
 
 
 @click.command("dns-records")
@@ -642,7 +600,7 @@ def autodiscover():
 @with_appcontext
 def dns_records_command(ttl: int):
     """Print the DNS SRV records (RFC 6186, RFC 8314) for the mail settings as zone-file lines."""
-    settings = knowledge_base().settings
+    settings = knowledge().base.settings
     records = autoconfig.srv_records(settings)
     for record in records:
         click.echo(f"{record.zone_line(settings.domain, ttl)}  ; {record.meaning}")
@@ -656,28 +614,6 @@ def dns_records_command(ttl: int):
 # migrations in migrations/, applied on start). Ticket systems call /api/reply with a
 # per-agent API token instead of a session.
 
-AGENT_DEFAULTS = {
-    # A SQLAlchemy URL; None means SQLite in the instance folder.
-    "DATABASE_URL": None,
-    "DATABASE_UPGRADE_ON_START": True,
-    # 5 failed sign-ins for one email address within the lockout time lock it for that time.
-    "AGENT_MAX_FAILED_LOGINS": 5,
-    "AGENT_LOCKOUT_SECONDS": 15 * 60,
-    # Failed sign-ins from one address (any email) within the lockout time; 0 turns this off.
-    "AGENT_MAX_FAILED_LOGINS_PER_IP": 20,
-    "AGENT_MIN_PASSWORD_CHARS": 12,
-    # Argon2id cost: RFC 9106's second recommended profile (argon2-cffi's default). Hashes
-    # made with other values are upgraded when their agent next signs in.
-    "ARGON2_TIME_COST": 3,
-    "ARGON2_MEMORY_KIB": 64 * 1024,
-    "ARGON2_PARALLELISM": 4,
-    # Pasted mail carries quoted threads, so it may be much longer than a question.
-    "REPLY_MESSAGE_MAX_CHARS": 20_000,
-    # The public root of the help center, for links in replies; None means the request's host.
-    "HELP_CENTER_URL": None,
-    # Forms stay valid for a working day: agents keep the console open.
-    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-}
 API_TOKEN_PREFIX = "agt_"
 SIGNATURE_MAX_CHARS = 1000
 # A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
@@ -701,19 +637,11 @@ agent = Blueprint("agent", __name__, url_prefix="/agent")
 
 def init_agents(app: Flask) -> None:
     """Set up sign-in and the agent console."""
-    for key, value in AGENT_DEFAULTS.items():
-        app.config.setdefault(key, value)
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
 
-    app.extensions["password_hasher"] = PasswordHasher(
-        time_cost=app.config["ARGON2_TIME_COST"],
-        memory_cost=app.config["ARGON2_MEMORY_KIB"],
-        parallelism=app.config["ARGON2_PARALLELISM"],
-    )
-    init_database(app)
     login_manager.init_app(app)
     app.register_blueprint(agent)
     app.cli.add_command(create_agent_command)
@@ -745,8 +673,15 @@ def unauthorized():
 # Domain of sign-in: accounts, passwords and lockouts.
 
 
+def make_password_hasher(config) -> PasswordHasher:
+    """Return the Argon2id hasher with the configured cost."""
+    return PasswordHasher(
+        time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_KIB"], parallelism=config["ARGON2_PARALLELISM"]
+    )
+
+
 def password_hasher() -> PasswordHasher:
-    return current_app.extensions["password_hasher"]
+    return state().passwords
 
 
 def normalize_email(email: str) -> str:
@@ -832,9 +767,10 @@ def sign_in(email: str, password: str, ip: str) -> SignIn:
 
 def dummy_hash() -> str:
     """Return a hash to check unknown addresses against, so they cost the same time."""
-    if "agent_dummy_hash" not in current_app.extensions:
-        current_app.extensions["agent_dummy_hash"] = password_hasher().hash(secrets.token_hex(16))
-    return current_app.extensions["agent_dummy_hash"]
+    app_state = state()
+    if app_state.dummy_hash is None:
+        app_state.dummy_hash = password_hasher().hash(secrets.token_hex(16))
+    return app_state.dummy_hash
 
 
 def agent_for_token(token: str) -> Agent | None:
@@ -902,7 +838,7 @@ def draft_reply(
     signature: str | None, base_url: str, formats: tuple[str, ...] = REPLY_FORMATS,
 ) -> Draft:
     """Read a pasted message, answer it (with the agent's choice of intent, if any) and write replies."""
-    base = knowledge_base()
+    base = knowledge().base
     message = clean_message(text)
     if not message.text:
         raise BadRequest("nothing is left to answer once quoted mail and signatures are removed")
@@ -1016,7 +952,7 @@ def console():
         status = 400
     # When the customer described their mail-app settings, show the checker's verdicts beside the answer.
     check = settings_in_question(draft.message.text, *knowledge_args()) if draft else None
-    intents = [(i, knowledge_base().responses.label(i)) for i in knowledge_base().responses.answers]
+    intents = [(i, knowledge().base.responses.label(i)) for i in knowledge().base.responses.answers]
     return render_template("agent/console.html", form=form, draft=draft, check=check, intents=intents,
                            logout_form=LogoutForm()), status
 
@@ -1114,25 +1050,11 @@ def create_agent_token_command(email: str, label: str):
 
 widget = Blueprint("widget", __name__)
 
-WIDGET_DEFAULTS = {
-    # Origins (scheme://host[:port]) whose pages may frame the widget and call /api/* from
-    # the browser. Empty: the app's own origin only, which is all its demo page needs.
-    # "*" allows every origin (the API is read-only but for feedback votes).
-    "WIDGET_ALLOWED_ORIGINS": [],
-    # How long the panel waits for an answer before it offers a retry.
-    "WIDGET_TIMEOUT_SECONDS": 15,
-}
 DEMO_OPTIONS = ("position", "accent", "greeting", "lang", "tabs")
 
 
 def init_widget(app: Flask) -> None:
     """Read the widget's settings, register its blueprint and answer CORS on the API."""
-    for key, value in WIDGET_DEFAULTS.items():
-        app.config.setdefault(key, value)
-    app.extensions["widget_origins"] = parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"])
-    timeout = app.config["WIDGET_TIMEOUT_SECONDS"]
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:
-        raise ValueError(f"WIDGET_TIMEOUT_SECONDS must be a number of seconds above 0 and at most 120, not {timeout!r}")
     app.register_blueprint(widget)
     app.after_request(add_cors_headers)
 
@@ -1154,11 +1076,11 @@ def script():
 @widget.get("/widget/")
 def frame():
     """Serve the panel: the page inside the iframe that widget.js creates."""
-    settings = knowledge_base().settings
+    settings = knowledge().base.settings
     timeout_ms = round(current_app.config["WIDGET_TIMEOUT_SECONDS"] * 1000)
     html = render_template("widget/frame.html", support=settings.support, timeout_ms=timeout_ms)
     response = current_app.make_response(html)
-    response.headers["Content-Security-Policy"] = frame_policy(current_app.extensions["widget_origins"])
+    response.headers["Content-Security-Policy"] = frame_policy(state().widget_origins)
     return response
 
 
@@ -1178,7 +1100,7 @@ def api_feedback():
     """
     payload = json_body()
     intent = text_field(payload, "intent", 100)
-    if intent not in current_app.extensions["intent_data"].names:
+    if intent not in knowledge().training.names:
         raise BadRequest(f"'intent' must be an intent the bot answered with, not {intent!r}")
     helpful = payload.get("helpful")
     if not isinstance(helpful, bool):
@@ -1203,33 +1125,12 @@ def api_feedback():
 # Agents see the failures grouped at /admin (the knowledge-gap inbox) and act on them:
 # training examples and synonyms go through a gate that retrains and evaluates the bot.
 
-ANALYTICS_DEFAULTS = {
-    # False turns event logging off (the inbox and reports then show what is already stored).
-    "ANALYTICS_ENABLED": True,
-    # Events older than this are deleted at start, once a day by the writer, and by `flask purge-events`.
-    "ANALYTICS_RETENTION_DAYS": 90,
-    # Events waiting for the writer; when full (the database is down or far too slow), new ones are dropped and counted.
-    "ANALYTICS_QUEUE_SIZE": 10_000,
-    "ANALYTICS_BATCH_SIZE": 500,
-    # The writer waits this long after an event for more to share its transaction.
-    "ANALYTICS_LINGER_SECONDS": 0.25,
-    # An answer below this confidence (but not a fallback) counts as a knowledge gap.
-    "GAP_LOW_CONFIDENCE": 0.5,
-    # How far back the inbox and the reports look, and how many failures the inbox groups at most.
-    "GAP_WINDOW_DAYS": 30,
-    "GAP_MAX_SIGNALS": 20_000,
-    "REPORT_DAYS": 30,
-    # How much lower a score may be after a change to the training data or synonyms; 0: not lower at all.
-    "GATE_TOLERANCE": 0.0,
-}
 CHANNELS = ("widget", "help_center", "agent", "api")
 # Channels whose search results report their clicks (the search page's links, the widget's beacon).
 CLICK_CHANNELS = ("help_center", "widget")
 # The widget's panel is a page of this app under this path, so its requests name it as referrer.
 WIDGET_PATH = "/widget"
 PURGE_INTERVAL_SECONDS = 24 * 3600
-# How often a worker checks whether another worker changed the bot's data or model.
-KNOWLEDGE_CHECK_SECONDS = 1.0
 TREND_INTENTS = 5
 
 analytics = Blueprint("analytics", __name__)
@@ -1386,23 +1287,9 @@ def purge_events(engine: sa.Engine, days: int) -> int:
 
 def init_analytics(app: Flask) -> None:
     """Set up event logging, the article and search hooks, the inbox and reports, and their commands."""
-    for key, value in ANALYTICS_DEFAULTS.items():
-        app.config.setdefault(key, value)
-    with app.app_context():
-        engine = db.engine
-    app.extensions["event_log"] = EventLog(
-        engine,
-        queue_size=app.config["ANALYTICS_QUEUE_SIZE"],
-        batch_size=app.config["ANALYTICS_BATCH_SIZE"],
-        retention_days=app.config["ANALYTICS_RETENTION_DAYS"],
-        enabled=app.config["ANALYTICS_ENABLED"],
-        linger=app.config["ANALYTICS_LINGER_SECONDS"],
-    )
-    app.extensions["knowledge_stamp"] = knowledge_stamp(app.config)
-    app.extensions["knowledge_checked"] = time.monotonic()
     if app.config["DATABASE_UPGRADE_ON_START"]:
         try:
-            purge_events(engine, app.config["ANALYTICS_RETENTION_DAYS"])
+            purge_events(state(app).events.engine, app.config["ANALYTICS_RETENTION_DAYS"])
         except sa.exc.SQLAlchemyError as error:
             log.error("could not delete old analytics events at start: %s", error)
     app.before_request(refresh_knowledge)
@@ -1415,8 +1302,18 @@ def init_analytics(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def make_event_log(app: Flask) -> EventLog:
+    """Return the app's event log on its database (the writer thread starts with the first event)."""
+    config = app.config
+    with app.app_context():
+        engine = db.engine
+    return EventLog(engine, queue_size=config["ANALYTICS_QUEUE_SIZE"], batch_size=config["ANALYTICS_BATCH_SIZE"],
+                    retention_days=config["ANALYTICS_RETENTION_DAYS"], enabled=config["ANALYTICS_ENABLED"],
+                    linger=config["ANALYTICS_LINGER_SECONDS"])
+
+
 def event_log() -> EventLog:
-    return current_app.extensions["event_log"]
+    return state().events
 
 
 def request_channel(req=None) -> str:
@@ -1504,7 +1401,7 @@ def article_feedback_context() -> dict:
 @analytics.post(f"{ARTICLE_URL}<slug>/feedback")
 def article_vote(slug: str):
     """Take a vote on an article (a plain form post), then show the thank-you on the article."""
-    if slug not in knowledge_base().library.articles:
+    if slug not in knowledge().base.library.articles:
         abort(404, description="We could not find that article.")
     form = ArticleVoteForm()
     if not form.validate_on_submit():
@@ -1572,50 +1469,12 @@ class ChangeOutcome:
     verdict: Verdict | None = None
 
 
-def knowledge_stamp(config) -> tuple[int, ...]:
-    """Return the modification times of the model and the overlays (0 for a missing file)."""
-    paths = (config["MODEL_PATH"], config["INTENTS_OVERLAY_PATH"], config["SYNONYMS_OVERLAY_PATH"])
-    return tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else 0 for p in paths)
 
 
-def load_knowledge(config, library, *, intents_overlay=None, synonyms_overlay=None):
-    """Load the training data and lexicon with their overlays (or the given stand-ins), and their normaliser."""
-    training = intent_data.load_training(config["INTENTS_PATH"], intents_overlay or config["INTENTS_OVERLAY_PATH"])
-    lexicon = kb.load_lexicon(config["SYNONYMS_PATH"], synonyms_overlay or config["SYNONYMS_OVERLAY_PATH"])
-    return training, lexicon, kb.make_normalizer(library, lexicon, intent_data.vocabulary(training))
 
 
-def refresh_knowledge() -> None:
-    """Pick up a change another worker made to the bot's data (checked at most once a second)."""
-    app = current_app._get_current_object()
-    now = time.monotonic()
-    if now - app.extensions["knowledge_checked"] < KNOWLEDGE_CHECK_SECONDS:
-        return
-    app.extensions["knowledge_checked"] = now
-    stamp = knowledge_stamp(app.config)
-    if stamp == app.extensions["knowledge_stamp"]:
-        return
-    app.extensions["knowledge_stamp"] = stamp
-    base = app.extensions["kb"]
-    try:
-        training, lexicon, normalizer = load_knowledge(app.config, base.library)
-        model = intent_model.load(app.config["MODEL_PATH"], data_digest=training.digest,
-                                  fingerprint=normalizer.fingerprint, trusted_dir=app.instance_path)
-    except (OSError, ValueError) as error:
-        log.error("could not reload the bot's data after a change: %s", error)
-        return
-    if model is None:
-        log.warning("the saved model does not match the changed data yet; keeping the loaded one")
-        return
-    swap_knowledge(app, training, lexicon, normalizer, model)
-    log.info("reloaded the bot's data and model after a change by another worker")
 
 
-def swap_knowledge(app: Flask, training, lexicon, normalizer, model) -> None:
-    """Make a new training set, lexicon and model the ones this worker answers with."""
-    app.extensions["intent_data"] = training
-    app.extensions["kb"] = dataclasses.replace(app.extensions["kb"], lexicon=lexicon, normalizer=normalizer)
-    app.extensions["intent_model"] = model
 
 
 def assessment_key(config, training, normalizer) -> str:
@@ -1678,8 +1537,9 @@ def change_knowledge(author: str, *, examples: dict[str, tuple[str, ...]] | None
 
 def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) -> ChangeOutcome:
     """Write the changed overlay beside the real one, load, train and evaluate it, and keep it only if it is no worse."""
-    config, library = app.config, app.extensions["kb"].library
-    training, lexicon, normalizer = load_knowledge(config, library)
+    config, current = app.config, state(app).knowledge
+    library = current.base.library
+    training, lexicon, normalizer = load_bot_data(config, library)
     overlay_text = target.read_text(encoding="utf-8") if target.is_file() else ""
     try:
         if examples:
@@ -1687,7 +1547,7 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
                 return ChangeOutcome(False, "refused: every one of these is already a training example of that intent")
             overlay = intent_data.parse_examples(overlay_text, str(target))
             candidate.write_text(intent_data.dump_examples(intent_data.add_examples(overlay, examples)), encoding="utf-8")
-            changed = load_knowledge(config, library, intents_overlay=candidate)
+            changed = load_bot_data(config, library, intents_overlay=candidate)
         else:
             overlay = yaml.safe_load(overlay_text) or {}
             if not isinstance(overlay, dict):
@@ -1695,7 +1555,7 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
             shipped = yaml.safe_load(Path(config["SYNONYMS_PATH"]).read_text(encoding="utf-8")) or {}
             added = add_synonym(overlay, merge_lexicons(shipped, overlay), *synonym)
             candidate.write_text(dump_lexicon(added), encoding="utf-8")
-            changed = load_knowledge(config, library, synonyms_overlay=candidate)
+            changed = load_bot_data(config, library, synonyms_overlay=candidate)
     except (intent_data.DataError, SynonymError, yaml.YAMLError) as error:
         return ChangeOutcome(False, f"refused: {error}")
     questions = [q for path in config["HELDOUT_PATHS"] for q in intent_data.load_questions(path)]
@@ -1708,8 +1568,8 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
         candidate.replace(target)
         intent_model.save(model, config["MODEL_PATH"])
         remember_assessment(config, new_training, new_normalizer, after)
-        swap_knowledge(app, new_training, new_lexicon, new_normalizer, model)
-        app.extensions["knowledge_stamp"] = knowledge_stamp(config)
+        swap_knowledge(app, with_bot_data(current, new_training, new_lexicon, new_normalizer, model))
+        state(app).knowledge_stamp = knowledge_stamp(config)
     return ChangeOutcome(verdict.accepted, verdict.reason, verdict)
 
 
@@ -1760,7 +1620,7 @@ def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str
         question = event.text or (earlier[-1].text if earlier else None)
         if not question:
             question = f"Article: {titles.get(event.target, event.target)}" if event.target else \
-                f"Answer: {knowledge_base().responses.label(event.intent or '')}"
+                f"Answer: {knowledge().base.responses.label(event.intent or '')}"
         return Signal("not_helpful", question, event.at, intent=event.intent, reason=event.reason)
     if event.fallback:
         return Signal("fallback", event.text or "", event.at, intent=event.intent)
@@ -1791,8 +1651,8 @@ def knowledge_gaps(days: int):
     events = without_typing_steps(failure_events(days))
     sessions = {e.session for e in events if e.session and (e.kind == "vote" or e.clarify)}
     asked = session_questions(sessions, utcnow() - dt.timedelta(days=days + 1)) if sessions else {}
-    titles = {slug: a.title for slug, a in knowledge_base().library.articles.items()}
-    base = knowledge_base()
+    titles = {slug: a.title for slug, a in knowledge().base.library.articles.items()}
+    base = knowledge().base
     signals = [to_signal(e, asked, titles) for e in events]
     return group_signals(signals, base.normalizer.normalize, base.lexicon.canonical)
 
@@ -1818,8 +1678,8 @@ class ImportForm(FlaskForm):
 
 def intent_choices() -> list[tuple[str, str]]:
     """Return the intents an example may be added to, with their names."""
-    labels = knowledge_base().responses
-    return [(name, labels.label(name)) for name in current_app.extensions["intent_data"].names]
+    labels = knowledge().base.responses
+    return [(name, labels.label(name)) for name in knowledge().training.names]
 
 
 def picked_rows(form) -> dict[str, tuple[str, ...]]:
@@ -1854,7 +1714,7 @@ def inbox():
     changes = db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id.desc()).limit(8)).scalars().all()
     return render_template("admin/inbox.html", groups=groups, notes=notes, changes=changes, days=days,
                            kinds=GAP_KINDS, reasons=VOTE_REASONS, intents=intent_choices(), form=AdminForm(),
-                           labels=knowledge_base().responses.label, logout_form=LogoutForm())
+                           labels=knowledge().base.responses.label, logout_form=LogoutForm())
 
 
 def require_form(form: FlaskForm) -> None:
@@ -1986,7 +1846,7 @@ def build_reports(days: int) -> Reports:
     for counts in per_day.values():
         questions_day.update(counts)
     questions_day.update(fallback_day)
-    label = knowledge_base().responses.label
+    label = knowledge().base.responses.label
     top = tuple((intent, label(intent), count) for intent, count in totals.most_common())
     trend = tuple((intent, tuple(per_day[intent][d] for d in day_list)) for intent, _, _ in top[:TREND_INTENTS])
 
@@ -2018,14 +1878,14 @@ def helpfulness_by_intent(votes) -> tuple[Helpfulness, ...]:
     for intent, _, helpful, count in votes:
         if intent:
             counts[intent][bool(helpful)] += count
-    label = knowledge_base().responses.label
+    label = knowledge().base.responses.label
     rows = [Helpfulness(i, label(i), c[True], c[False]) for i, c in counts.items()]
     return tuple(sorted(rows, key=lambda h: (-(h.helpful + h.not_helpful), h.key)))
 
 
 def helpfulness_by_section(votes) -> tuple[Helpfulness, ...]:
     """Count votes per article section: an answer's vote counts for the section it quotes, an article's for the article."""
-    base = knowledge_base()
+    base = knowledge().base
     counts, labels = defaultdict(Counter), {}
     for intent, target, helpful, count in votes:
         if target in base.library.articles:
@@ -2079,7 +1939,7 @@ def report_charts(reports: Reports) -> dict:
     short_days = [d[5:] for d in reports.days]  # MM-DD under the axis; the tables give full dates
     return {
         "top": charts.bar_chart([(name, [n]) for _, name, n in reports.top_intents[:10]]),
-        "trend": charts.line_chart(short_days, [(knowledge_base().responses.label(i), c) for i, c in reports.trend]),
+        "trend": charts.line_chart(short_days, [(knowledge().base.responses.label(i), c) for i, c in reports.trend]),
         "fallback": charts.line_chart(short_days, [("Fallback rate", [f / q if q else 0.0 for _, q, f in reports.fallback_by_day])],
                                       percent=True),
         "by_intent": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import QUESTIONS, percentile  # noqa: E402
+from web.state import state
 
 
 def run(rounds: int, block: int) -> dict:
@@ -41,7 +42,7 @@ def run(rounds: int, block: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["BENCH_INSTANCE"] = tmp
         app = project_app(LOG_JSON=False)
-        client, events = app.test_client(), app.extensions["event_log"]
+        client, events = app.test_client(), state(app).events
 
         def switch(on: bool) -> None:
             app.config["ANALYTICS_ENABLED"] = events.enabled = on

@@ -14,6 +14,7 @@ from app import create_app
 from classifier.model import predict
 from web.extensions import db
 from web.models import GapNote, KnowledgeChange, utcnow
+from web.state import knowledge, state
 
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")
@@ -38,11 +39,11 @@ def token(client, path="/admin"):
 
 
 def record(app, **event):
-    app.extensions["event_log"].record(**event)
+    state(app).events.record(**event)
 
 
 def settle(app):
-    assert app.extensions["event_log"].flush()
+    assert state(app).events.flush()
 
 
 def page_text(response) -> str:
@@ -188,7 +189,7 @@ def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(g
     question = "please switch my pop3 access on"
     record(gap_app, kind="ask", channel="widget", text=question, intent="pop3_enable", confidence=0.3, fallback=True)
     settle(gap_app)
-    before = gap_app.extensions["intent_model"]
+    before = knowledge(gap_app).model
     response = agent.post(
         "/admin/training",
         data={
@@ -205,15 +206,15 @@ def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(g
     assert "Done: accepted: cross-validation accuracy" in page
     overlay = yaml.safe_load(Path(gap_app.config["INTENTS_OVERLAY_PATH"]).read_text())
     assert overlay["intents"] == [{"intent": "pop3_enable", "examples": [question]}]
-    model = gap_app.extensions["intent_model"]
-    assert model is not before and model.data_digest == gap_app.extensions["intent_data"].digest
-    assert question in next(i for i in gap_app.extensions["intent_data"].intents if i.name == "pop3_enable").examples
+    model = knowledge(gap_app).model
+    assert model is not before and model.data_digest == knowledge(gap_app).training.digest
+    assert question in next(i for i in knowledge(gap_app).training.intents if i.name == "pop3_enable").examples
     with gap_app.app_context():
         [change] = db.session.execute(sa.select(KnowledgeChange)).scalars().all()
     assert change.accepted and change.author == "lead@example.com" and question in change.summary
     # A restarted app loads the overlay and the saved model as they are: no retraining.
     restarted = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
-    assert restarted.extensions["intent_model"].trained_at == model.trained_at
+    assert knowledge(restarted).model.trained_at == model.trained_at
 
 
 def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
@@ -225,7 +226,7 @@ def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
         },
     )
     overlay_path = gap_app.config["INTENTS_OVERLAY_PATH"]
-    overlay, model = Path(overlay_path).read_bytes(), gap_app.extensions["intent_model"]
+    overlay, model = Path(overlay_path).read_bytes(), knowledge(gap_app).model
     greetings = [
         "hey there friend",
         "good afternoon",
@@ -242,8 +243,8 @@ def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
     response = agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": batch})
     page = page_text(agent.get(response.headers["Location"]))
     assert "Not changed: refused: cross-validation accuracy would fall from" in page
-    assert Path(overlay_path).read_bytes() == overlay and gap_app.extensions["intent_model"] is model
-    normalize = gap_app.extensions["kb"].normalizer.normalize
+    assert Path(overlay_path).read_bytes() == overlay and knowledge(gap_app).model is model
+    normalize = knowledge(gap_app).base.normalizer.normalize
     assert predict(model, normalize("hey there friend")).intent != "pop3_enable"
     with gap_app.app_context():
         outcomes = [
@@ -335,9 +336,9 @@ def test_every_action_needs_its_csrf_token(gap_app, agent):
 def test_a_synonym_is_added_for_search_and_the_bot(gap_app, agent):
     response = agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "Sender", "synonym": "smtp"})
     assert "Done: accepted" in page_text(agent.get(response.headers["Location"]))
-    assert gap_app.extensions["kb"].lexicon.equivalents("sender")[:2] == ("sender", "smtp")
+    assert knowledge(gap_app).base.lexicon.equivalents("sender")[:2] == ("sender", "smtp")
     assert "sender" in Path(gap_app.config["SYNONYMS_OVERLAY_PATH"]).read_text()
-    assert gap_app.extensions["intent_model"].fingerprint == gap_app.extensions["kb"].normalizer.fingerprint
+    assert knowledge(gap_app).model.fingerprint == knowledge(gap_app).base.normalizer.fingerprint
     response = agent.post(
         "/admin/synonyms", data={"csrf_token": token(agent), "word": "outgoing", "synonym": "incoming"}
     )
@@ -349,10 +350,10 @@ def test_a_synonym_is_added_for_search_and_the_bot(gap_app, agent):
 def test_another_worker_picks_up_a_change(gap_app, agent):
     other = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
     agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "sender", "synonym": "smtp"})
-    other.extensions["knowledge_checked"] = 0  # as if a second had passed
+    state(other).knowledge_checked = 0  # as if a second had passed
     other.test_client().get("/healthz")
-    assert other.extensions["kb"].lexicon.equivalents("sender")[:2] == ("sender", "smtp")
-    assert other.extensions["intent_model"].trained_at == gap_app.extensions["intent_model"].trained_at
+    assert knowledge(other).base.lexicon.equivalents("sender")[:2] == ("sender", "smtp")
+    assert knowledge(other).model.trained_at == knowledge(gap_app).model.trained_at
 
 
 def test_a_note_on_a_missing_section_is_kept_on_its_row(gap_app, agent):

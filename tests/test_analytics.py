@@ -12,6 +12,7 @@ from conftest import ROOT, create_agent, csrf_token, make_config, sign_in
 from app import create_app
 from web.extensions import db
 from web.models import Event, utcnow
+from web.state import state
 
 WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 
@@ -34,7 +35,7 @@ def lapp(logged_app):
 
 def stored(app, **where) -> list[Event]:
     """Wait for the writer, then return the stored events (oldest first), filtered by column values."""
-    assert app.extensions["event_log"].flush()
+    assert state(app).events.flush()
     with app.app_context():
         query = sa.select(Event).filter_by(**where).order_by(Event.id)
         return list(db.session.execute(query).scalars())
@@ -150,9 +151,9 @@ def test_answers_are_given_when_the_database_is_down_and_the_failure_is_logged(t
                 client.post("/api/ask", json={"question": "how do I enable pop3"}).get_json()["intent"] == "pop3_enable"
             )
         assert client.get("/api/search?q=imap").status_code == 200
-        assert app.extensions["event_log"].flush()
+        assert state(app).events.flush()
     assert "could not store" in caplog.text and "analytics events" in caplog.text
-    assert app.extensions["event_log"].failed >= 4
+    assert state(app).events.failed >= 4
 
 
 def test_logging_can_be_turned_off(tmp_path):
@@ -166,7 +167,7 @@ def test_logging_can_be_turned_off(tmp_path):
 
 def test_old_events_are_deleted_by_the_command_and_at_start(tmp_path):
     app = create_app(make_config(tmp_path, ANALYTICS_RETENTION_DAYS=30))
-    log = app.extensions["event_log"]
+    log = state(app).events
     now = utcnow()
     log.write(
         [
@@ -191,8 +192,8 @@ def test_report_command_writes_the_same_figures_as_json_and_csv(lapp):
     for question in ["how do I enable pop3", "turn on pop access", "imap server", "what is the weather"]:
         client.post("/api/ask", json={"question": question})
     client.get("/api/search?q=qwxzv")
-    lapp.extensions["event_log"].record(kind="vote", channel="widget", intent="pop3_enable", helpful=False)
-    lapp.extensions["event_log"].record(kind="vote", channel="help_center", target="email-protocols", helpful=True)
+    state(lapp).events.record(kind="vote", channel="widget", intent="pop3_enable", helpful=False)
+    state(lapp).events.record(kind="vote", channel="help_center", target="email-protocols", helpful=True)
     stored(lapp)
     runner = lapp.test_cli_runner()
     result = runner.invoke(args=["report", "--format", "json", "--days", "7"])

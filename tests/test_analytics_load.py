@@ -10,6 +10,7 @@ from conftest import make_config
 from app import create_app
 from web.extensions import db
 from web.models import Event
+from web.state import state
 
 WORKERS = 4
 ASKS = 150  # through /api/ask, per worker
@@ -20,7 +21,7 @@ def work(root: str, worker: int) -> tuple[int, int, int, float]:
     """Run in a fresh process: answer questions and log events as fast as possible; report what the log saw."""
     app = create_app(make_config(Path(root)))
     client = app.test_client()
-    events = app.extensions["event_log"]
+    events = state(app).events
     start = time.perf_counter()
     for n in range(ASKS):
         response = client.post(

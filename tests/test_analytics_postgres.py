@@ -15,6 +15,7 @@ from conftest import ROOT, create_agent, make_config, sign_in
 from app import create_app
 from web.extensions import db
 from web.models import Event, KnowledgeChange, utcnow
+from web.state import state
 
 
 def postgres_bin() -> Path | None:
@@ -77,7 +78,7 @@ def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp
     client.post(
         "/api/feedback", json={"intent": "pop3_enable", "helpful": False, "session": "pg", "reason": "not_related"}
     )
-    events = app.extensions["event_log"]
+    events = state(app).events
     events.record(kind="ask", channel="api", text="old", fallback=True, at=utcnow() - dt.timedelta(days=400))
     assert events.flush() and events.failed == 0
     with app.app_context():

@@ -2,11 +2,12 @@ import pytest
 from conftest import make_config
 
 from app import create_app
+from web.state import knowledge
 
 
 def test_first_start_builds_the_missing_index(tmp_path):
     app = create_app(make_config(tmp_path))
-    assert app.extensions["kb"].index.ready
+    assert knowledge(app).base.index.ready
     assert (tmp_path / "index" / "CURRENT").exists()
 
 

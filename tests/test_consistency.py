@@ -8,6 +8,7 @@ from classifier.data import OUT_OF_SCOPE, load_intents
 from kb import DEFAULT_SETTINGS_PATH
 from kb.answers import SPECIAL, load_responses
 from kb.settings import load_settings, unknown_placeholders
+from web.state import knowledge
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 RESPONSES = load_responses(ROOT / "kb" / "responses.yml")
@@ -27,7 +28,7 @@ def test_every_placeholder_resolves():
 def test_every_suggestion_is_a_question_the_bot_routes(app):
     from classifier.model import predict
 
-    base, model = app.extensions["kb"], app.extensions["intent_model"]
+    base, model = knowledge(app).base, knowledge(app).model
     asks = {r.ask: i for i, r in RESPONSES.items() if r.ask}
     for intent, response in RESPONSES.items():
         for suggestion in response.suggestions:

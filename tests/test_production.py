@@ -14,6 +14,7 @@ from app import create_app
 from kb.index import build_index
 from web.observability import JsonFormatter, RequestContextFilter
 from web.ratelimit import ProcessCounts
+from web.state import knowledge
 
 
 def test_health_and_readiness(client):
@@ -213,7 +214,7 @@ def test_api_matches_its_description_and_never_errors(case):
 
 def test_requests_keep_working_while_the_index_is_rebuilt(app):
     """Hammer search and ask while full rebuilds swap the index underneath: zero errors."""
-    base = app.extensions["kb"]
+    base = knowledge(app).base
     errors, done, served = [], threading.Event(), [0]
 
     def hammer(kind):

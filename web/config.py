@@ -1,9 +1,20 @@
-"""The app's configuration: every key declared once, with its default and what it means."""
+"""The app's configuration: every key declared once, with its default, its type and what it means.
+
+Precedence: these defaults, then ``instance/config.py``, then ``FLASK_*`` environment variables
+(JSON-typed). A test's ``config`` replaces the instance file and the environment entirely. At start
+every value is checked against its declaration: a wrong type or an unknown key stops the app with
+a message naming the key, rather than a surprise later. ``docs/configuration.md`` is generated from
+this table (``python -m web.config``) and a test keeps the two equal.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
@@ -11,61 +22,194 @@ from flask import Flask
 import kb
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: articles/, templates/, static/, instance/
-
-
 ARTICLE_URL = "/articles/"
 
 
-def default_config(instance_path: str) -> dict:
-    """Return the built-in configuration: everything embedded, nothing external."""
-    return {
-        "SECRET_KEY": None,
-        # In production the secret key must come from configuration, so that every
-        # app server signs sessions alike; elsewhere one is generated per install.
-        "PRODUCTION": False,
-        "ARTICLES_DIR": str(ROOT / "articles"),
-        "INDEX_DIR": str(Path(instance_path) / "index"),
-        "MAIL_SETTINGS_PATH": str(kb.DEFAULT_SETTINGS_PATH),
-        "SYNONYMS_PATH": str(kb.DEFAULT_LEXICON_PATH),
-        "SEARCH_LIMIT": 10,
-        "SEARCH_MAX_LIMIT": 50,
-        "SEARCH_MAX_PAGE": 50,
-        "BUILD_INDEX_ON_START": True,
-        "RESPONSES_PATH": str(kb.DEFAULT_RESPONSES_PATH),
-        "INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"),
-        # Held-out questions, written apart from the training data; `flask evaluate` scores each file.
-        "HELDOUT_PATHS": [str(ROOT / "classifier" / "heldout.jsonl"), str(ROOT / "classifier" / "heldout2.jsonl")],
-        "MODEL_PATH": str(Path(instance_path) / "intent_model.joblib"),
-        # Training examples and synonyms added from the knowledge-gap inbox (/admin), merged
-        # into INTENTS_PATH and SYNONYMS_PATH when loaded; same formats as those files.
-        "INTENTS_OVERLAY_PATH": str(Path(instance_path) / "intents.local.yml"),
-        "SYNONYMS_OVERLAY_PATH": str(Path(instance_path) / "synonyms.local.yml"),
-        "ASK_MAX_CHARS": 2000,
-        # Requests larger than this are refused with 413 before any view reads them.
-        "MAX_CONTENT_LENGTH": 64 * 1024,
-        # Per client address (see PROXY_COUNT); limit strings as the `limits` library reads them.
-        "API_RATE_LIMIT": "300 per minute",
-        "ASK_RATE_LIMIT": "60 per minute",
-        # Where the rate limiter counts: process:// per process (see ProcessCounts);
-        # redis://... shared by all app servers.
-        "RATELIMIT_STORAGE_URI": "process://",
-        "RATELIMIT_ENABLED": True,
-        # X-RateLimit-* headers on every API answer. Off by default since the move from
-        # Flask-Limiter (where this app had them on): the widget does not read them, they cost
-        # look-ups on every request, and 429 answers carry Retry-After either way.
-        "RATELIMIT_HEADERS_ENABLED": False,
-        # How many proxies (load balancers) in front of the app set X-Forwarded-For.
-        "PROXY_COUNT": 0,
-        # JSON log lines with a request id on stderr (off under tests, which capture logs themselves).
-        "LOG_JSON": True,
-        # `flask evaluate` fails below these (measured figures are in the README).
-        "EVAL_MIN_CV_ACCURACY": 0.80,
-        "EVAL_MIN_HELDOUT_ACCURACY": 0.90,
-        "EVAL_MIN_OUT_OF_SCOPE_RECALL": 0.80,
-        "EVAL_MAX_FALSE_REJECT": 0.08,
-        # None: a Secure session cookie except in debug and testing (see init_agents).
-        "SESSION_COOKIE_SECURE": None,
-    }
+class ConfigError(ValueError):
+    """A configuration value that the app cannot start with; the message names the key."""
+
+
+@dataclass(frozen=True)
+class InInstance:
+    """A default path inside the instance folder, resolved when the app is built."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, the types it accepts, and one line of help."""
+
+    name: str
+    default: object
+    types: tuple[type, ...]
+    help: str
+    nullable: bool = False
+    valid: Callable[[object], bool] | None = None
+    rule: str = ""
+
+    def default_for(self, instance_path: str) -> object:
+        """Return the default, with instance paths resolved."""
+        if isinstance(self.default, InInstance):
+            return str(Path(instance_path) / self.default.name)
+        if isinstance(self.default, list):
+            return list(self.default)
+        return self.default
+
+    def problem(self, value: object) -> str | None:
+        """Say what is wrong with a value for this key, or None."""
+        if value is None:
+            return None if self.nullable else f"{self.name} must be set ({self.type_name()}), not null"
+        # bool is an int to Python; a flag typed 1 or a count typed true is a mistake either way.
+        if isinstance(value, bool) != (bool in self.types) or not isinstance(value, self.types):
+            return f"{self.name} must be {self.type_name()}, not {value!r}"
+        if list in self.types and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            return f"{self.name} must be a list of strings, not {value!r}"
+        if self.valid is not None and not self.valid(value):
+            return f"{self.name} must be {self.rule}, not {value!r}"
+        return None
+
+    def type_name(self) -> str:
+        names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
+                 list: "a list of strings"}
+        words = [names[t] for t in self.types if not (t is int and float in self.types)]
+        return " or ".join(words) + (" (or null)" if self.nullable else "")
+
+
+def _repo(*parts: str) -> str:
+    return str(ROOT.joinpath(*parts))
+
+
+STR, INT, FLOAT, BOOL, STRS = (str,), (int,), (float, int), (bool,), (list,)
+POSITIVE = {"valid": lambda v: v > 0, "rule": "above 0"}
+NOT_NEGATIVE = {"valid": lambda v: v >= 0, "rule": "0 or more"}
+SHARE = {"valid": lambda v: 0 <= v <= 1, "rule": "between 0 and 1"}
+
+SETTINGS: tuple[Setting, ...] = (
+    # The app
+    Setting("SECRET_KEY", None, STR, "signs sessions and forms; generated once into instance/secret_key "
+            "unless set (set it in production, the same on every node)", nullable=True),
+    Setting("PRODUCTION", False, BOOL, "refuse to start without a configured SECRET_KEY"),
+    Setting("INSTANCE_PATH", None, STR, "the instance folder (tests give their own); default instance/ "
+            "in the repository", nullable=True),
+    Setting("LOG_JSON", True, BOOL, "JSON log lines with a request id on stderr (tests capture logs themselves)"),
+    Setting("PROXY_COUNT", 0, INT, "proxies (load balancers) in front of the app that set X-Forwarded-For",
+            **NOT_NEGATIVE),
+    Setting("MAX_CONTENT_LENGTH", 64 * 1024, INT, "largest request body in bytes; larger ones get a 413",
+            **POSITIVE),
+    Setting("SESSION_COOKIE_SECURE", None, BOOL, "send the session cookie over HTTPS only; null: "
+            "yes except in debug and testing", nullable=True),
+    # Knowledge base and search
+    Setting("ARTICLES_DIR", _repo("articles"), STR, "where the Markdown articles are"),
+    Setting("INDEX_DIR", InInstance("index"), STR, "where the search index is built"),
+    Setting("MAIL_SETTINGS_PATH", str(kb.DEFAULT_SETTINGS_PATH), STR, "the settings file (hosts, ports) that "
+            "articles and answers quote"),
+    Setting("SYNONYMS_PATH", str(kb.DEFAULT_LEXICON_PATH), STR, "spellings and synonyms shared by search and the bot"),
+    Setting("SYNONYMS_OVERLAY_PATH", InInstance("synonyms.local.yml"), STR, "synonyms added from the "
+            "knowledge-gap inbox, merged into SYNONYMS_PATH"),
+    Setting("BUILD_INDEX_ON_START", True, BOOL, "build the index (incrementally) on start if missing or stale"),
+    Setting("SEARCH_LIMIT", 10, INT, "results per page", **POSITIVE),
+    Setting("SEARCH_MAX_LIMIT", 50, INT, "the largest `limit` /api/search accepts", **POSITIVE),
+    Setting("SEARCH_MAX_PAGE", 50, INT, "the last page of results one can ask for", **POSITIVE),
+    # The answer bot
+    Setting("RESPONSES_PATH", str(kb.DEFAULT_RESPONSES_PATH), STR, "the bot's canned answers"),
+    Setting("INTENTS_PATH", _repo("classifier", "intents.yml"), STR, "the bot's training data"),
+    Setting("INTENTS_OVERLAY_PATH", InInstance("intents.local.yml"), STR, "training examples added from the "
+            "knowledge-gap inbox, merged into INTENTS_PATH"),
+    Setting("MODEL_PATH", InInstance("intent_model.joblib"), STR, "the trained model (only loaded from inside "
+            "the instance folder)"),
+    Setting("HELDOUT_PATHS", [_repo("classifier", "heldout.jsonl"), _repo("classifier", "heldout2.jsonl")], STRS,
+            "held-out questions, never trained on; `flask evaluate` and the change gate score each file"),
+    Setting("ASK_MAX_CHARS", 2000, INT, "the longest question /api/ask accepts", **POSITIVE),
+    Setting("EVAL_MIN_CV_ACCURACY", 0.80, FLOAT, "`flask evaluate` fails below this cross-validation accuracy"),
+    Setting("EVAL_MIN_HELDOUT_ACCURACY", 0.90, FLOAT, "`flask evaluate` fails below this in-scope accuracy on any "
+            "held-out file"),
+    Setting("EVAL_MIN_OUT_OF_SCOPE_RECALL", 0.80, FLOAT, "`flask evaluate` fails below this out-of-scope recall on "
+            "any held-out file"),
+    Setting("EVAL_MAX_FALSE_REJECT", 0.08, FLOAT, "`flask evaluate` fails above this share of answerable questions "
+            "sent to the fallback"),
+    Setting("GATE_TOLERANCE", 0.0, FLOAT, "how much lower a score may be after a change to the training data or "
+            "synonyms (0: not lower at all)", **SHARE),
+    # Rate limits
+    Setting("RATELIMIT_ENABLED", True, BOOL, "limit /api/* per client address"),
+    Setting("API_RATE_LIMIT", "300 per minute", STR, "the limit on /api/* (as the `limits` library reads it)"),
+    Setting("ASK_RATE_LIMIT", "60 per minute", STR, "the limit on /api/ask, instead of API_RATE_LIMIT"),
+    Setting("RATELIMIT_STORAGE_URI", "process://", STR, "where limits count: process:// per process, "
+            "redis://... across processes and nodes"),
+    Setting("RATELIMIT_HEADERS_ENABLED", False, BOOL, "X-RateLimit-* headers on every API answer (429s carry "
+            "Retry-After either way)"),
+    # The widget
+    Setting("WIDGET_ALLOWED_ORIGINS", [], (list, str), "origins whose pages may embed the widget and call /api/* "
+            "(a list, or one string split at commas; empty: the app's own origin only; \"*\": any)"),
+    Setting("WIDGET_TIMEOUT_SECONDS", 15, FLOAT, "how long the widget waits for the API before it offers a retry",
+            valid=lambda v: 0 < v <= 120, rule="above 0 and at most 120"),
+    # Mail clients
+    Setting("CHECK_MAX_CHARS", 4000, INT, "the longest settings description the checker reads", **POSITIVE),
+    Setting("AUTOCONFIG_CACHE_SECONDS", 3600, INT, "how long mail apps may cache the autoconfig file",
+            **NOT_NEGATIVE),
+    # Agents and the database
+    Setting("DATABASE_URL", None, STR, "a SQLAlchemy URL; null: SQLite in the instance folder", nullable=True),
+    Setting("DATABASE_UPGRADE_ON_START", True, BOOL, "apply the database migrations on start"),
+    Setting("AGENT_MAX_FAILED_LOGINS", 5, INT, "failed sign-ins for one account within the lockout time that "
+            "lock it", **POSITIVE),
+    Setting("AGENT_LOCKOUT_SECONDS", 15 * 60, INT, "how long a lock lasts, and the window failures count in",
+            **POSITIVE),
+    Setting("AGENT_MAX_FAILED_LOGINS_PER_IP", 20, INT, "failed sign-ins from one address within the lockout "
+            "time that lock it out (0: off)", **NOT_NEGATIVE),
+    Setting("AGENT_MIN_PASSWORD_CHARS", 12, INT, "the shortest password `flask create-agent` accepts", **POSITIVE),
+    Setting("ARGON2_TIME_COST", 3, INT, "Argon2id passes (RFC 9106's second profile); older hashes are upgraded "
+            "at sign-in", **POSITIVE),
+    Setting("ARGON2_MEMORY_KIB", 64 * 1024, INT, "Argon2id memory in KiB", **POSITIVE),
+    Setting("ARGON2_PARALLELISM", 4, INT, "Argon2id lanes", **POSITIVE),
+    Setting("REPLY_MESSAGE_MAX_CHARS", 20_000, INT, "the longest pasted mail the console and /api/reply accept",
+            **POSITIVE),
+    Setting("HELP_CENTER_URL", None, STR, "the public root of the help center, for links in replies; null: the "
+            "request's host", nullable=True),
+    Setting("WTF_CSRF_TIME_LIMIT", 8 * 3600, INT, "seconds a form stays valid (agents keep the console open)",
+            **POSITIVE),
+    # Analytics
+    Setting("ANALYTICS_ENABLED", True, BOOL, "store questions, searches, clicks and votes (redacted)"),
+    Setting("ANALYTICS_RETENTION_DAYS", 90, INT, "events older than this are deleted at start, daily, and by "
+            "`flask purge-events`", **NOT_NEGATIVE),
+    Setting("ANALYTICS_QUEUE_SIZE", 10_000, INT, "events waiting for the writer; when full, new ones are dropped "
+            "and counted", **POSITIVE),
+    Setting("ANALYTICS_BATCH_SIZE", 500, INT, "events written in one transaction at most", **POSITIVE),
+    Setting("ANALYTICS_LINGER_SECONDS", 0.25, FLOAT, "how long the writer waits after an event for more to share "
+            "its transaction", **NOT_NEGATIVE),
+    Setting("GAP_LOW_CONFIDENCE", 0.5, FLOAT, "an answer below this confidence counts as a knowledge gap", **SHARE),
+    Setting("GAP_WINDOW_DAYS", 30, INT, "how far back the knowledge-gap inbox looks", **POSITIVE),
+    Setting("GAP_MAX_SIGNALS", 20_000, INT, "the most failure signals the inbox groups", **POSITIVE),
+    Setting("REPORT_DAYS", 30, INT, "how far back the reports look", **POSITIVE),
+)
+SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+# Keys that are not ours but may be set: Flask's own, its command line's (FLASK_APP, FLASK_RUN_PORT
+# arrive through from_prefixed_env), and the extensions'.
+FOREIGN_KEYS = frozenset({"APP", "ENV", "SKIP_DOTENV", "SESSION_PROTECTION"})
+FOREIGN_PREFIXES = ("RUN_", "WTF_", "SQLALCHEMY_", "REMEMBER_COOKIE_", "LOGIN_")
+
+
+def load_config(app: Flask, config: dict | None) -> None:
+    """Fill ``app.config`` from the defaults, the instance file and the environment (or ``config``), and check it."""
+    app.config.from_mapping({s.name: s.default_for(app.instance_path) for s in SETTINGS})
+    if config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.update(config)
+    check_config(app.config, Flask.default_config)
+
+
+def check_config(config: dict, flask_defaults) -> None:
+    """Raise ConfigError naming every unknown key and every value of the wrong type."""
+    problems = [p for s in SETTINGS if (p := s.problem(config.get(s.name)))]
+    for key in config:
+        if key in SETTINGS_BY_NAME or key in flask_defaults or key in FOREIGN_KEYS or key.startswith(FOREIGN_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key, SETTINGS_BY_NAME, n=1)
+        problems.append(f"{key} is not a setting of this app" + (f" (did you mean {close[0]}?)" if close else ""))
+    if problems:
+        raise ConfigError("configuration: " + "; ".join(problems))
 
 
 def init_secret_key(app: Flask) -> None:
@@ -88,3 +232,30 @@ def init_secret_key(app: Flask) -> None:
         finally:
             tmp.unlink()
     app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def shown_default(setting: Setting) -> str:
+    """Return a setting's default as the docs show it: repository and instance paths relative."""
+    default = setting.default
+    if isinstance(default, InInstance):
+        return f"`instance/{default.name}`"
+    if isinstance(default, list):
+        return ", ".join(shown_default(Setting("", item, STR, "")) for item in default) or "`[]`"
+    if isinstance(default, str) and default.startswith(str(ROOT)):
+        return f"`{Path(default).relative_to(ROOT)}`"
+    if default is None:
+        return "null"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default!r}`" if isinstance(default, str) else f"`{default}`"
+
+
+def settings_table() -> str:
+    """Return the Markdown table of every setting, as docs/configuration.md holds it."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{s.name}` | {shown_default(s)} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(settings_table())

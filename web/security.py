@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
 from web.errors import wants_json
+from web.state import state
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -74,7 +75,7 @@ def parse_origins(value) -> frozenset[str]:
 
 def origin_allowed(origin: str) -> bool:
     """Say whether a browser Origin header names an allowed origin."""
-    allowed = current_app.extensions["widget_origins"]
+    allowed = state().widget_origins
     return "*" in allowed or origin in allowed
 
 

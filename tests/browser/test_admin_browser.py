@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from app import create_app
 from web.extensions import db
 from web.models import Event
+from web.state import knowledge, state
 
 EMAIL = "gaps.agent@example.com"
 QUESTION = "please switch my pop3 access on"
@@ -23,7 +24,7 @@ def gaps_app(tmp_path_factory):
         make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")])
     )
     create_agent(app, EMAIL)
-    events = app.extensions["event_log"]
+    events = state(app).events
     events.record(kind="ask", channel="widget", text=QUESTION, intent="pop3_enable", confidence=0.3, fallback=True)
     events.record(kind="search", channel="help_center", text="mailbox quota", results=0)
     events.record(
@@ -60,7 +61,7 @@ def test_a_row_of_the_inbox_becomes_a_training_example(agent_page, gaps_app):
     row.get_by_role("button", name="Add and retrain").click()
     expect(agent_page.get_by_role("status").first).to_contain_text("Done: accepted")
     expect(agent_page.locator(".changes")).to_contain_text(QUESTION)
-    assert QUESTION in next(i for i in gaps_app.extensions["intent_data"].intents if i.name == "pop3_enable").examples
+    assert QUESTION in next(i for i in knowledge(gaps_app).training.intents if i.name == "pop3_enable").examples
 
 
 def test_the_reports_draw_their_charts(agent_page):
@@ -77,7 +78,7 @@ def test_an_article_vote_with_its_reason(page, gaps_app):
     page.get_by_role("button", name="No").click()
     expect(page.get_by_role("status").filter(has_text="Thanks for your feedback")).to_be_visible()
     assert page.url.endswith("/articles/email-protocols?feedback=thanks#feedback")
-    assert gaps_app.extensions["event_log"].flush()
+    assert state(gaps_app).events.flush()
     with gaps_app.app_context():
         vote = db.session.execute(sa.select(Event).where(Event.kind == "vote")).scalar_one()
     assert (vote.helpful, vote.reason, vote.target) == (False, "not_answered", "email-protocols")
@@ -93,7 +94,7 @@ def test_a_click_on_a_widget_search_result_is_reported(page, host, app_url, live
     href = second.get_attribute("href")
     with page.expect_request("**/api/search/click"):  # a beacon: its body is not shown to Playwright
         second.click()
-    assert live_app.extensions["event_log"].flush()
+    assert state(live_app).events.flush()
     with live_app.app_context():
         click = db.session.execute(sa.select(Event).where(Event.kind == "click")).scalars().all()[-1]
         search = db.session.execute(sa.select(Event).where(Event.ref == click.ref, Event.kind == "search")).scalar_one()

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from web.state import knowledge
+
 from .conftest import TIMEOUT_SECONDS
 
 pytestmark = pytest.mark.browser
@@ -81,7 +83,7 @@ def focused_id(frame):
 
 
 def test_pop3_question_says_not_supported_and_shows_the_imap_settings(page, host, app_url, live_app, artifacts):
-    settings = live_app.extensions["kb"].settings
+    settings = knowledge(live_app).base.settings
     page.set_viewport_size({"width": 1200, "height": 860})
     page.goto(host_page(host, app_url))
     scope = open_widget(page)
@@ -121,7 +123,7 @@ def test_helpful_vote_goes_to_the_feedback_endpoint(page, host, app_url):
 
 
 def test_an_unknown_question_offers_a_person(page, host, app_url, live_app):
-    support = live_app.extensions["kb"].settings.support
+    support = knowledge(live_app).base.settings.support
     page.goto(host_page(host, app_url))
     scope = open_widget(page)
     with page.expect_response("**/api/ask") as response:
@@ -133,7 +135,7 @@ def test_an_unknown_question_offers_a_person(page, host, app_url, live_app):
 
 
 def test_quick_reply_asks_its_question_and_gets_its_intent(page, host, app_url, live_app):
-    responses = live_app.extensions["kb"].responses.responses
+    responses = knowledge(live_app).base.responses.responses
     page.goto(host_page(host, app_url))
     scope = open_widget(page)
     ask(scope, "how do I enable POP3")
@@ -229,7 +231,7 @@ def test_host_scripts_that_break_globals_do_not_break_the_widget(page, host, app
     scope = open_widget(page)
     ask(scope, "what are the IMAP settings")
     answer = wait_for_answer(scope)
-    expect(answer.locator(".server")).to_contain_text(live_app.extensions["kb"].settings.imap.host)
+    expect(answer.locator(".server")).to_contain_text(knowledge(live_app).base.settings.imap.host)
     page.evaluate("ProRedLineHelp.close()")
     expect(scope.locator("#panel")).to_be_hidden()
 
@@ -344,7 +346,7 @@ def test_keyboard_alone_opens_asks_moves_around_and_closes(page, host, app_url):
 
 
 def test_host_page_drives_the_widget_through_its_javascript_api(page, host, app_url, live_app):
-    article = next(iter(live_app.extensions["kb"].library.articles.values()))
+    article = next(iter(knowledge(live_app).base.library.articles.values()))
     section = next(s for s in article.sections if s.anchor)
     button = ('<button id="help" type="button">Help with IMAP</button><script>document.getElementById("help")'
               '.onclick = function () { ProRedLineHelp.ask("What are the IMAP settings?"); };</script>')
@@ -357,7 +359,7 @@ def test_host_page_drives_the_widget_through_its_javascript_api(page, host, app_
     with page.expect_response("**/api/ask") as response:
         page.click("#help")
     answer = wait_for_answer(scope)
-    expect(answer.locator(".server")).to_contain_text(live_app.extensions["kb"].settings.imap.host)
+    expect(answer.locator(".server")).to_contain_text(knowledge(live_app).base.settings.imap.host)
     assert focused_id(frame) == "question"  # focus followed into the panel
     intent = response.value.json()["intent"]
     page.wait_for_function("seen.length >= 2")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from classifier import model as M
 from classifier.data import load_intents
+from web.state import knowledge
 
 
 def lower(text):
@@ -102,7 +103,7 @@ def test_models_outside_the_trusted_folder_are_refused(tmp_path, tiny):
     ("no pop for me thanks, imap server and port?", "imap_settings"),
 ])
 def test_negations_route_to_what_the_user_wants(app, question, intent):
-    base, model = app.extensions["kb"], app.extensions["intent_model"]
+    base, model = knowledge(app).base, knowledge(app).model
     prediction = M.predict(model, base.normalizer.normalize(question))
     assert prediction.intent == intent and not prediction.fallback, prediction.ranking[:3]
 
@@ -116,13 +117,13 @@ def test_negations_route_to_what_the_user_wants(app, question, intent):
     "how do I set up an autoresponder",
 ])
 def test_off_topic_questions_are_not_answered_confidently(app, question):
-    base, model = app.extensions["kb"], app.extensions["intent_model"]
+    base, model = knowledge(app).base, knowledge(app).model
     prediction = M.predict(model, base.normalizer.normalize(question))
     assert prediction.fallback, prediction.ranking[:3]
 
 
 def test_the_shipped_model_was_trained_on_the_shipped_data(app):
-    model = app.extensions["intent_model"]
+    model = knowledge(app).model
     assert model.data_digest == load_intents(ROOT / "classifier" / "intents.yml").digest
     assert 0 < model.thresholds.fallback < 1
 
@@ -131,7 +132,7 @@ def test_the_shipped_model_was_trained_on_the_shipped_data(app):
                                   "outlook keeps asking for my password and won't connect to the server",
                                   "  SMTP\tport\n\nfür   Outlook  ", "a b imap imap imap", "ĳ ﬁ Straße İstanbul"])
 def test_fast_scorer_agrees_with_predict_proba(app, text):
-    model = app.extensions["intent_model"]
+    model = knowledge(app).model
     expected = model.pipeline.predict_proba([text])[0]
     assert np.allclose(model.scorer.probabilities(text), expected, atol=1e-12)
 
@@ -139,7 +140,7 @@ def test_fast_scorer_agrees_with_predict_proba(app, text):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(alphabet=st.sampled_from("smtp imap pop3 ÉéİıßŁ\t\n \u00a0\u2003.,'-!?0123456789"), max_size=60))
 def test_fast_scorer_agrees_with_predict_proba_on_any_text(app, text):
-    model = app.extensions["intent_model"]
+    model = knowledge(app).model
     expected = model.pipeline.predict_proba([text])[0]
     assert np.allclose(model.scorer.probabilities(text), expected, atol=1e-12)
 

@@ -8,11 +8,12 @@ from kb import answer
 from kb.answers import Answer, fallback_answer, load_responses, pop3_policy_problems
 from kb.render import html_to_text, markdown_to_html
 from kb.search import SearchHit
+from web.state import knowledge
 
 
 @pytest.fixture
 def base(app):
-    return app.extensions["kb"]
+    return knowledge(app).base
 
 
 def test_every_response_renders_with_settings_values(base):

@@ -5,6 +5,7 @@ from conftest import SOURCE_ARTICLES, write_article
 from kb import DEFAULT_SETTINGS_PATH
 from kb.articles import load_articles
 from kb.settings import load_settings
+from web.state import knowledge
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 
@@ -23,7 +24,7 @@ def test_shipped_articles_load_without_problems():
 
 def test_email_protocols_keeps_every_sentence_of_the_source(app):
     """Every line of the support team's text is in the article, in the same order."""
-    article = app.extensions["kb"].library.articles["email-protocols"]
+    article = knowledge(app).base.library.articles["email-protocols"]
     text = " ".join(f"{s.title} {s.text}" for s in article.sections)
     text = " ".join(text.split())
     source = (SOURCE_ARTICLES / "email-protocols.txt").read_text(encoding="utf-8").splitlines()
@@ -36,7 +37,7 @@ def test_email_protocols_keeps_every_sentence_of_the_source(app):
 
 
 def test_sections_have_stable_anchors(app):
-    article = app.extensions["kb"].library.articles["email-protocols"]
+    article = knowledge(app).base.library.articles["email-protocols"]
     anchors = [s.anchor for s in article.sections]
     assert anchors[:1] == [""]  # the intro
     for anchor in ["imap-supported", "smtp-supported", "pop3-not-supported", "why-pop3-is-not-supported",
@@ -47,14 +48,14 @@ def test_sections_have_stable_anchors(app):
 
 
 def test_placeholders_are_filled_from_the_settings_file(app):
-    article = app.extensions["kb"].library.articles["email-client-settings"]
+    article = knowledge(app).base.library.articles["email-client-settings"]
     incoming = article.section("incoming-mail-imap").text
     assert SETTINGS.imap.host in incoming and str(SETTINGS.imap.port) in incoming
     assert "{" not in article.html
 
 
 def test_links_between_articles_become_help_center_urls(app):
-    html = app.extensions["kb"].library.articles["email-client-settings"].html
+    html = knowledge(app).base.library.articles["email-client-settings"].html
     assert 'href="/articles/email-protocols#pop3-not-supported"' in html
 
 

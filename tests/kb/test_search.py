@@ -9,10 +9,11 @@ from conftest import write_article
 from kb import load_knowledge_base
 from kb.index import ANALYZER, build_index
 from kb.search import SNIPPET_CHARS, _matches, search, snippet_html
+from web.state import knowledge
 
 
 def run(app, text, **kwargs):
-    base = app.extensions["kb"]
+    base = knowledge(app).base
     return search(base.index, base.library, base.normalizer, text, **kwargs)
 
 

@@ -1,0 +1,65 @@
+"""The app's long-lived state in one typed place, and the accessors views read it through.
+
+Everything an answer is computed from (knowledge base, training data, normaliser, model) is
+one immutable ``Knowledge``. A change to the bot's data builds a new one and swaps it in with
+one assignment, so a request that took ``knowledge()`` once never pairs a new normaliser with
+an old model, however the swap and the request interleave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+import kb
+from classifier.data import TrainingData
+from classifier.model import IntentModel
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+    from web.events import EventLog
+
+STATE_KEY = "helpcenter"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """The knowledge base, the training data and the model trained on it with the base's normaliser."""
+
+    base: kb.KnowledgeBase
+    training: TrainingData
+    model: IntentModel
+
+
+@dataclass(eq=False)
+class AppState:
+    """One app's state: set up once by the factory; only ``knowledge`` is ever replaced, whole."""
+
+    knowledge: Knowledge
+    events: EventLog
+    passwords: PasswordHasher
+    widget_origins: frozenset[str]
+    openapi: dict
+    # When this worker last looked for a change another worker made, and what it found then.
+    knowledge_checked: float = 0.0
+    knowledge_stamp: tuple[int, ...] = ()
+    # A hash to check unknown sign-in addresses against (made on first use: hashing takes time).
+    dummy_hash: str | None = field(default=None, repr=False)
+
+
+def state(app: Flask | None = None) -> AppState:
+    """Return the app's state (the current app's inside a request or app context)."""
+    return (app or current_app).extensions[STATE_KEY]
+
+
+def knowledge(app: Flask | None = None) -> Knowledge:
+    """Return what answers are computed from now: take it once per request and use that."""
+    return state(app).knowledge
+
+
+def swap_knowledge(app: Flask, new: Knowledge) -> None:
+    """Make ``new`` the knowledge this worker answers with (one assignment)."""
+    state(app).knowledge = new
