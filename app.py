@@ -14,7 +14,6 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import atexit
 import csv
 import dataclasses
 import datetime as dt
@@ -22,8 +21,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import math
-import queue
 import re
 import secrets
 import sys
@@ -32,13 +29,10 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import click
 import sqlalchemy as sa
 import yaml
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import (
     Blueprint,
     Flask,
@@ -46,7 +40,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     has_request_context,
     jsonify,
     redirect,
@@ -58,44 +51,73 @@ from flask import (
 from flask.cli import with_appcontext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import validate_csrf
-from wtforms import PasswordField, StringField, TextAreaField
-from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 
 import kb
 from analytics import charts
 from analytics.gaps import KINDS as GAP_KINDS
 from analytics.gaps import REASONS as VOTE_REASONS
 from analytics.gaps import Signal, group_signals, typed_further
-from analytics.redact import redact
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
 from classifier.gate import Assessment, Verdict, assess, judge
-from kb.answers import link_title, pop3_policy_problems
+from kb.answers import pop3_policy_problems
 from kb.index import build_index
-from kb.search import search
 from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
 from mailclient import autoconfig
 from mailclient.checker import CheckInputError
-from mailclient.checkinput import check_form, check_payload, mention_check, safe_echo, settings_in_question
+from mailclient.checkinput import check_form, check_payload, safe_echo, settings_in_question
 from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
-from replies.message import CustomerMessage, clean_message
 from replies.reply import FORMATS as REPLY_FORMATS
-from replies.reply import MAX_NAME_CHARS, Reply, compose_reply
+from replies.reply import MAX_NAME_CHARS
+from web.answering import (  # moved
+    draft_reply,
+    help_center_url,
+    knowledge_args,
+    respond,
+    run_search,
+    settings_check_for,
+)
+from web.auth import (  # moved
+    API_TOKEN_PREFIX,
+    api_agent,
+    find_agent,
+    make_password_hasher,
+    normalize_email,
+    password_hasher,
+    safe_next,
+    sign_in,
+)
 from web.config import (  # moved
     ARTICLE_URL,
     ROOT,
     init_secret_key,
     load_config,  # moved
 )
-from web.errors import BadRequest, register_errors, wants_json  # moved
+from web.errors import BadRequest, register_errors  # moved
+from web.events import (  # moved
+    CLICK_CHANNELS,
+    make_event_log,
+    purge_events,
+    record_click,
+    record_vote,
+    request_channel,
+)
 from web.extensions import db, init_database, login_manager  # moved
+from web.forms import (  # moved
+    SIGNATURE_MAX_CHARS,
+    AdminForm,
+    ArticleVoteForm,
+    ConsoleForm,
+    ImportForm,
+    LoginForm,
+    LogoutForm,
+    NoteForm,
+    SynonymForm,
+)
 from web.inputs import clean_text, int_arg, json_body, optional_text, query_text, text_field  # moved
 from web.knowledge import knowledge_stamp, load_bot_data, load_knowledge, refresh_knowledge, with_bot_data  # moved
 from web.models import (  # moved
-    EVENT_COLUMNS,
-    EVENT_LENGTHS,
     Agent,
     AgentToken,
     Event,
@@ -199,11 +221,6 @@ def load_openapi(intents: list[str]) -> dict:
 
 
 
-def run_search(text: str, limit: int, page: int):
-    base = knowledge().base
-    results = search(base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url)
-    g.searched = (text, results)  # logged after the response (see init_analytics)
-    return results
 
 
 # --- pages ---------------------------------------------------------------------------
@@ -232,8 +249,9 @@ def search_page():
     if not text:
         return render_template("pages/search.html", query="", results=None)
     page = int_arg("page", 1, 1, current_app.config["SEARCH_MAX_PAGE"])
-    results = run_search(text, current_app.config["SEARCH_LIMIT"], page)
-    return render_template("pages/search.html", query=text, results=results, categories=knowledge().base.library.categories())
+    results, ref = run_search(text, current_app.config["SEARCH_LIMIT"], page)
+    return render_template("pages/search.html", query=text, results=results, ref=ref,
+                           categories=knowledge().base.library.categories())
 
 
 # --- API -----------------------------------------------------------------------------
@@ -246,14 +264,14 @@ def api_search():
     config = current_app.config
     limit = int_arg("limit", config["SEARCH_LIMIT"], 1, config["SEARCH_MAX_LIMIT"])
     page = int_arg("page", 1, 1, config["SEARCH_MAX_PAGE"])
-    results = run_search(text, limit, page)
+    results, ref = run_search(text, limit, page)
     return jsonify(
         query=text,
         total=results.total,
         page=results.page,
         pages=results.pages,
         suggestion=results.suggestion,
-        ref=search_ref(),  # the widget sends it back with a click on a result (POST /api/search/click)
+        ref=ref,  # the widget sends it back with a click on a result (POST /api/search/click)
         results=[
             {"title": h.title, "section": h.section, "url": h.url, "snippet": h.snippet, "score": h.score}
             for h in results.hits
@@ -265,14 +283,6 @@ def api_search():
 
 
 
-def respond(question: str):
-    """Classify a question and answer it: the one place where classifier and knowledge base meet."""
-    base = knowledge().base
-    prediction = intent_model.predict(knowledge().model, base.normalizer.normalize(question))
-    log.debug("ask: %s %.3f fallback=%s clarify=%s", prediction.intent, prediction.confidence, prediction.fallback, prediction.clarify)
-    choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
-    g.answered = (question, prediction)  # logged after the response (see init_analytics)
-    return prediction, kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
 
 
 def link_json(link) -> dict:
@@ -489,18 +499,8 @@ def init_mail_clients(app: Flask) -> None:
     app.cli.add_command(dns_records_command)
 
 
-def knowledge_args() -> tuple:
-    base = knowledge().base
-    return base.settings, base.library, base.article_url
 
 
-def settings_check_for(question: str, answer):
-    """Check a bot question that reads like pasted settings; return the answer mentioning it, and the check."""
-    result = settings_in_question(question, *knowledge_args())
-    if result is None:
-        return answer, None
-    mentioned = mention_check(answer, result, url_for("mailclient.check_page"), knowledge().base.article_url)
-    return mentioned, result.as_dict()
 
 
 @mail_clients.route("/check", methods=["GET", "POST"])
@@ -614,12 +614,9 @@ def dns_records_command(ttl: int):
 # migrations in migrations/, applied on start). Ticket systems call /api/reply with a
 # per-agent API token instead of a session.
 
-API_TOKEN_PREFIX = "agt_"
-SIGNATURE_MAX_CHARS = 1000
 # A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
 # character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
 REPLY_MAX_BODY_BYTES = 256 * 1024
-ALTERNATIVES = 3
 
 
 
@@ -654,254 +651,57 @@ def init_agents(app: Flask) -> None:
 
 
 
-@login_manager.user_loader
-def load_agent(session_id: str) -> Agent | None:
-    """Return the signed-in agent, unless the password changed since the session began."""
-    agent_id, _, _ = session_id.partition(".")
-    found = db.session.get(Agent, int(agent_id)) if agent_id.isdigit() else None
-    return found if found is not None and found.get_id() == session_id else None
 
 
-@login_manager.unauthorized_handler
-def unauthorized():
-    if wants_json():
-        return jsonify(error="sign in, or send an agent API token as 'Authorization: Bearer <token>'"), 401
-    flash("Please sign in to use the agent console.")
-    return redirect(url_for("agent.login", next=request.full_path.rstrip("?")))
 
 
 # Domain of sign-in: accounts, passwords and lockouts.
 
 
-def make_password_hasher(config) -> PasswordHasher:
-    """Return the Argon2id hasher with the configured cost."""
-    return PasswordHasher(
-        time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_KIB"], parallelism=config["ARGON2_PARALLELISM"]
-    )
 
 
-def password_hasher() -> PasswordHasher:
-    return state().passwords
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
-def find_agent(email: str) -> Agent | None:
-    return db.session.execute(sa.select(Agent).where(Agent.email == normalize_email(email))).scalar_one_or_none()
 
 
-def locked_until(column, value: str, limit: int, now: dt.datetime) -> dt.datetime | None:
-    """Return when a lock on ``value`` ends, if ``limit`` failures within the lockout time set one."""
-    if limit <= 0:
-        return None
-    window = dt.timedelta(seconds=current_app.config["AGENT_LOCKOUT_SECONDS"])
-    query = sa.select(LoginFailure.at).where(column == value).order_by(LoginFailure.at.desc()).limit(limit)
-    recent = db.session.execute(query).scalars().all()
-    # No failure is recorded while locked, so the newest one is the one that set the lock.
-    if len(recent) == limit and recent[0] - recent[-1] <= window and now < recent[0] + window:
-        return recent[0] + window
-    return None
 
 
-def minutes_until(moment: dt.datetime, now: dt.datetime) -> str:
-    minutes = max(1, math.ceil((moment - now).total_seconds() / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-@dataclass(frozen=True)
-class SignIn:
-    """The outcome of a sign-in attempt: the agent, or a message and an HTTP status."""
-
-    agent: Agent | None
-    message: str = ""
-    status: int = 200
 
 
-def sign_in(email: str, password: str, ip: str) -> SignIn:
-    """Check a password, counting failures per email address and per client address.
-
-    Unknown addresses are counted and locked like real ones and take as long to check,
-    so the answers do not tell which accounts exist.
-    """
-    config, now = current_app.config, utcnow()
-    email = normalize_email(email)
-    lockout = minutes_until(now + dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"]), now)
-    ip_lock = locked_until(LoginFailure.ip, ip, config["AGENT_MAX_FAILED_LOGINS_PER_IP"], now)
-    if ip_lock:
-        return SignIn(None, f"Too many failed sign-ins from your network. Try again in {minutes_until(ip_lock, now)}.", 429)
-    account_lock = locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now)
-    if account_lock:
-        message = (f"This account is locked for {lockout} after {config['AGENT_MAX_FAILED_LOGINS']} failed sign-ins. "
-                   f"Try again in {minutes_until(account_lock, now)}, or ask an administrator to reset the password.")
-        return SignIn(None, message, 429)
-
-    found = find_agent(email)
-    try:
-        password_hasher().verify(found.password_hash if found else dummy_hash(), password)
-        if found is None:
-            raise VerifyMismatchError
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        window = dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"])
-        db.session.add(LoginFailure(email=email, ip=ip, at=now))
-        # A lock looks back one lockout time from a failure up to one lockout time old.
-        db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
-        db.session.commit()
-        if locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now):
-            return SignIn(None, f"Wrong email or password. This account is now locked for {lockout}.", 429)
-        failures = db.session.scalar(
-            sa.select(sa.func.count()).where(LoginFailure.email == email, LoginFailure.at >= now - window)
-        )
-        left = config["AGENT_MAX_FAILED_LOGINS"] - failures
-        return SignIn(None, f"Wrong email or password. {left} more failed attempt{'s' if left != 1 else ''} "
-                            f"will lock this account for {lockout}.", 401)
-
-    if password_hasher().check_needs_rehash(found.password_hash):
-        found.password_hash = password_hasher().hash(password)
-    found.last_login_at = now
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
-    db.session.commit()
-    return SignIn(found)
 
 
-def dummy_hash() -> str:
-    """Return a hash to check unknown addresses against, so they cost the same time."""
-    app_state = state()
-    if app_state.dummy_hash is None:
-        app_state.dummy_hash = password_hasher().hash(secrets.token_hex(16))
-    return app_state.dummy_hash
 
 
-def agent_for_token(token: str) -> Agent | None:
-    """Return the agent an API token belongs to, and note when it was used."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    found = db.session.execute(sa.select(AgentToken).where(AgentToken.token_hash == digest)).scalar_one_or_none()
-    if found is None:
-        return None
-    found.last_used_at = utcnow()
-    db.session.commit()
-    return found.agent
 
 
-def api_agent() -> Agent:
-    """Authenticate an API call: a bearer token, or a session with its CSRF token in a header.
-
-    Only a session needs the CSRF header: browsers never add an Authorization header by
-    themselves, so a token-authenticated request cannot be forged by another site.
-    """
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        found = agent_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if found is None:
-            abort(401, description="the API token is not valid")
-        return found
-    if not current_user.is_authenticated:
-        abort(401, description="sign in, or send an agent API token as 'Authorization: Bearer <token>'")
-    try:
-        validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
-    except ValidationError as error:
-        raise BadRequest(f"CSRF check failed ({error}): send the form's csrf_token as the X-CSRFToken header") from None
-    return current_user
 
 
 # Domain of replies: the wiring of message cleaning, classifier, answers and replies.
 
 
-@dataclass(frozen=True)
-class Alternative:
-    """A runner-up intent an agent may pick instead."""
-
-    intent: str
-    label: str
-    confidence: float
 
 
-@dataclass(frozen=True)
-class Draft:
-    """A pasted message answered: what was read, the answer chosen, the alternatives, the replies."""
-
-    message: CustomerMessage
-    answer: kb.Answer
-    label: str
-    confidence: float
-    fallback: bool
-    chosen: bool
-    alternatives: tuple[Alternative, ...]
-    replies: dict[str, Reply]
-    links: tuple[tuple[str, str], ...]
 
 
-def draft_reply(
-    text: str, *, intent: str | None, customer_name: str | None, agent_name: str | None,
-    signature: str | None, base_url: str, formats: tuple[str, ...] = REPLY_FORMATS,
-) -> Draft:
-    """Read a pasted message, answer it (with the agent's choice of intent, if any) and write replies."""
-    base = knowledge().base
-    message = clean_message(text)
-    if not message.text:
-        raise BadRequest("nothing is left to answer once quoted mail and signatures are removed")
-    question = message.text[: current_app.config["ASK_MAX_CHARS"]]
-    prediction, answer = respond(question)
-    answers = base.responses.answers
-    if intent and intent not in answers:
-        raise BadRequest(f"unknown intent '{intent}'")
-    if intent or prediction.clarify:
-        # Agents get the answer itself, not the widget's clarifying question; they see the choices.
-        answer = kb.answer(base, question, intent or prediction.intent)
-    confidences = dict(prediction.ranking)
-    confidence = prediction.confidence if answer.intent not in answers else confidences.get(answer.intent, 0.0)
-    alternatives = tuple(
-        Alternative(i, base.responses.label(i), c) for i, c in prediction.ranking if i in answers and i != answer.intent
-    )[:ALTERNATIVES]
-    replies = {
-        fmt: compose_reply(answer, fmt, base_url=base_url, customer_name=customer_name, agent_name=agent_name,
-                           signature=signature, article_url=base.article_url)
-        for fmt in formats
-    }
-    links = tuple((link_title(link, " › "), urljoin(base_url, link.url)) for link in answer.articles)
-    label = base.responses.label(answer.intent) if answer.intent in answers else "No confident match"
-    return Draft(message, answer, label, confidence, prediction.fallback and not intent, bool(intent), alternatives, replies, links)
 
 
-def help_center_url() -> str:
-    """Return the absolute root URL that links in replies start with."""
-    configured = current_app.config["HELP_CENTER_URL"]
-    return configured.rstrip("/") + "/" if configured else request.host_url
 
 
 # Forms: Flask-WTF adds and checks a CSRF token on each.
 
 
-def max_message_chars(_form, field) -> None:
-    limit = current_app.config["REPLY_MESSAGE_MAX_CHARS"]
-    if field.data and len(field.data) > limit:
-        raise ValidationError(f"The message is too long: at most {limit} characters.")
 
 
-class LoginForm(FlaskForm):
-    email = StringField("Email", validators=[InputRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
 
 
-class LogoutForm(FlaskForm):
-    pass
 
 
-class ConsoleForm(FlaskForm):
-    message = TextAreaField("Customer's message", validators=[InputRequired(), max_message_chars])
-    customer_name = StringField("Customer name", validators=[Optional(), Length(max=MAX_NAME_CHARS)])
-    signature = TextAreaField("Your signature", validators=[Optional(), Length(max=SIGNATURE_MAX_CHARS)])
-    # Set by the button the agent pressed: empty lets the bot choose, an intent overrides it.
-    intent = StringField("Intent", validators=[Optional(), Length(max=100)])
 
 
-def safe_next(target: str | None) -> str:
-    """Return a local path to go to after signing in (never another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("agent.console")
 
 
 @agent.route("/login", methods=["GET", "POST"])
@@ -1125,12 +925,6 @@ def api_feedback():
 # Agents see the failures grouped at /admin (the knowledge-gap inbox) and act on them:
 # training examples and synonyms go through a gate that retrains and evaluates the bot.
 
-CHANNELS = ("widget", "help_center", "agent", "api")
-# Channels whose search results report their clicks (the search page's links, the widget's beacon).
-CLICK_CHANNELS = ("help_center", "widget")
-# The widget's panel is a page of this app under this path, so its requests name it as referrer.
-WIDGET_PATH = "/widget"
-PURGE_INTERVAL_SECONDS = 24 * 3600
 TREND_INTENTS = 5
 
 analytics = Blueprint("analytics", __name__)
@@ -1146,143 +940,12 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 
-def prepare_event(event: dict) -> dict:
-    """Turn a recorded event into a row: redact the free text and fit every string to its column."""
-    row = dict.fromkeys(EVENT_COLUMNS)
-    row.update((key, value) for key, value in event.items() if key in EVENT_COLUMNS)
-    for name in ("text", "reason"):
-        if row[name]:
-            row[name] = redact(row[name])
-    for name, length in EVENT_LENGTHS.items():
-        if isinstance(row[name], str) and len(row[name]) > length:
-            row[name] = row[name][:length]
-    return row
 
 
-class EventLog:
-    """Write events from a bounded queue in a background thread, in batches.
-
-    ``record`` only puts a dictionary on the queue, so a request never waits for the
-    database. The writer takes what queues up within ``linger`` seconds of an event (at most
-    ``batch_size`` events), redacts it and inserts it in one transaction; a locked SQLite file is retried, anything else
-    that fails is logged with the number of events lost. The thread starts with the first
-    event in each process, so gunicorn's forked workers each get their own.
-    """
-
-    RETRY_SECONDS = (0.05, 0.25, 1.0)
-
-    def __init__(self, engine: sa.Engine, *, queue_size: int, batch_size: int, retention_days: int, enabled: bool = True,
-                 linger: float = 0.25):
-        self.engine = engine
-        self.batch_size = batch_size
-        self.linger = linger
-        self.retention_days = retention_days
-        self.enabled = enabled
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.dropped = 0
-        self.failed = 0
-        self._lock = threading.Lock()
-        self._hurry = threading.Event()
-        self._pid = None
-        self._created_in = os.getpid()
-        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-
-    def record(self, **event) -> None:
-        """Queue one event (never blocks, never raises)."""
-        if not self.enabled:
-            return
-        event.setdefault("at", utcnow())
-        try:
-            self._ensure_writer()
-            self.queue.put_nowait(event)
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.error("analytics queue is full; %d events dropped so far", self.dropped)
-        except Exception:  # logging must never break an answer
-            log.exception("could not queue an analytics event")
-
-    def _ensure_writer(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid != os.getpid():
-                # After a fork the queue may hold the parent's events and a lock in any state,
-                # and the pool the parent's connections (gunicorn --preload): start afresh.
-                self.queue = queue.Queue(maxsize=self.queue.maxsize)
-                if os.getpid() != self._created_in:
-                    self.engine.dispose(close=False)
-                threading.Thread(target=self._run, name="analytics-writer", daemon=True).start()
-                self._pid = os.getpid()
-                atexit.register(self.flush)
-
-    def _run(self) -> None:
-        while True:
-            batch = [self.queue.get()]
-            # Sleep rather than wake for every event: the requests that queue them keep the CPU.
-            self._hurry.wait(self.linger)
-            self._hurry.clear()
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self.write(batch)
-                if time.monotonic() >= self._next_purge:
-                    self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-                    purge_events(self.engine, self.retention_days)
-            except Exception:
-                log.exception("analytics writer failed")
-            finally:
-                for _ in batch:
-                    self.queue.task_done()
-
-    def write(self, batch: list[dict]) -> bool:
-        """Insert a batch in one transaction; retry while the database is locked. Return whether it was stored."""
-        rows = [prepare_event(event) for event in batch]
-        for attempt, pause in enumerate((*self.RETRY_SECONDS, None)):
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(sa.insert(Event.__table__), rows)
-                return True
-            except sa.exc.SQLAlchemyError as error:
-                if pause is None or not is_transient(error):
-                    self.failed += len(rows)
-                    log.error("could not store %d analytics events after %d attempts: %s", len(rows), attempt + 1, error)
-                    return False
-                time.sleep(pause)
-        return False
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event is written (or failed); return False on timeout."""
-        if self._pid != os.getpid():
-            return True
-        deadline = time.monotonic() + timeout
-        with self.queue.all_tasks_done:
-            while self.queue.unfinished_tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._hurry.set()  # again for every batch: the writer clears it
-                self.queue.all_tasks_done.wait(min(remaining, 0.05))
-        return True
 
 
-def is_transient(error: sa.exc.SQLAlchemyError) -> bool:
-    """Tell whether a database error may pass if retried (a lock, a dropped connection)."""
-    text = str(getattr(error, "orig", error)).lower()
-    return bool(getattr(error, "connection_invalidated", False)) or "locked" in text or "busy" in text
 
 
-def purge_events(engine: sa.Engine, days: int) -> int:
-    """Delete events older than ``days`` days; return how many."""
-    cutoff = utcnow() - dt.timedelta(days=days)
-    with engine.begin() as connection:
-        deleted = connection.execute(sa.delete(Event.__table__).where(Event.__table__.c.at < cutoff)).rowcount
-    if deleted:
-        log.info("deleted %d analytics events older than %d days", deleted, days)
-    return deleted
 
 
 def init_analytics(app: Flask) -> None:
@@ -1293,101 +956,30 @@ def init_analytics(app: Flask) -> None:
         except sa.exc.SQLAlchemyError as error:
             log.error("could not delete old analytics events at start: %s", error)
     app.before_request(refresh_knowledge)
-    app.after_request(log_events)
     app.context_processor(article_feedback_context)
-    app.jinja_env.globals["search_ref"] = search_ref
     app.register_blueprint(analytics)
     app.register_blueprint(admin)
     for command in (purge_events_command, report_command, import_training_command, export_training_command):
         app.cli.add_command(command)
 
 
-def make_event_log(app: Flask) -> EventLog:
-    """Return the app's event log on its database (the writer thread starts with the first event)."""
-    config = app.config
-    with app.app_context():
-        engine = db.engine
-    return EventLog(engine, queue_size=config["ANALYTICS_QUEUE_SIZE"], batch_size=config["ANALYTICS_BATCH_SIZE"],
-                    retention_days=config["ANALYTICS_RETENTION_DAYS"], enabled=config["ANALYTICS_ENABLED"],
-                    linger=config["ANALYTICS_LINGER_SECONDS"])
 
 
-def event_log() -> EventLog:
-    return state().events
 
 
-def request_channel(req=None) -> str:
-    """Say where a request came from: the widget, the help center, the agent console, or the API."""
-    req = req or request._get_current_object()  # one look-up: this runs on every answer
-    declared = req.headers.get("X-Help-Channel", "").strip().lower()
-    if declared in CHANNELS:
-        return declared
-    blueprint = req.blueprint
-    if blueprint == "agent" or req.endpoint == "api.api_reply":
-        return "agent"
-    if blueprint in ("pages", "analytics"):
-        return "help_center"
-    referrer = req.referrer
-    if referrer and WIDGET_PATH in referrer:
-        parts = urlsplit(referrer)
-        if parts.netloc == req.host and parts.path.startswith(WIDGET_PATH):
-            return "widget"
-    return "api"
 
 
-def request_session(req) -> str | None:
-    """Return the client's conversation id (the widget's ``session``), if the request names one."""
-    payload = req.get_json(silent=True) if req.is_json else None
-    value = payload.get("session") if isinstance(payload, dict) else None
-    return clean_text(value)[:100] or None if isinstance(value, str) else None
 
 
-def search_ref() -> str | None:
-    """Return this search page's id, which its result links carry so that clicks can be tied to it."""
-    if not current_app.config["ANALYTICS_ENABLED"]:
-        return None
-    if "search_ref" not in g:
-        g.search_ref = secrets.token_hex(8)
-    return g.search_ref
 
 
-def log_events(response):
-    """Queue an event for the question answered or the search run by this request."""
-    answered, searched = g.pop("answered", None), g.pop("searched", None)
-    if response.status_code != 200 or not (answered or searched):
-        return response
-    events = event_log()
-    if not events.enabled:
-        return response
-    req = request._get_current_object()
-    channel, session_id = request_channel(req), request_session(req)
-    if answered:
-        question, prediction = answered
-        choices = ",".join(i for i, _ in prediction.ranking[:2]) if prediction.clarify else None
-        events.record(
-            kind="ask", channel=channel, session=session_id, text=question, intent=prediction.intent,
-            confidence=prediction.confidence, fallback=prediction.fallback, clarify=prediction.clarify, choices=choices,
-        )
-    if searched:
-        text, results = searched
-        events.record(kind="search", channel=channel, session=session_id, text=text, results=results.total,
-                           ref=g.get("search_ref"))
-    return response
 
 
-def record_vote(*, helpful: bool, intent: str | None = None, article: str | None = None, reason: str | None = None,
-                question: str | None = None, session_id: str | None = None) -> None:
-    """Store a "Was this helpful?" vote on an answer (by intent) or on an article (by slug)."""
-    event_log().record(kind="vote", channel=request_channel(), session=session_id, helpful=helpful, intent=intent,
-                       target=article, reason=reason, text=question)
 
 
 # Help-center hooks: a "Was this helpful?" form under every article, and result clicks.
 
 
-class ArticleVoteForm(FlaskForm):
-    vote = StringField("Was this article helpful?", validators=[InputRequired(), AnyOf(["up", "down"])])
-    reason = StringField("What was wrong?", validators=[Optional(), AnyOf(list(VOTE_REASONS))])
 
 
 def article_feedback_context() -> dict:
@@ -1410,20 +1002,8 @@ def article_vote(slug: str):
     return redirect(url_for("pages.article", slug=slug, feedback="thanks", _anchor="feedback"))
 
 
-def is_article_url(target: str) -> bool:
-    """Tell whether a URL is a path to one of our articles (so a redirect to it cannot leave the site)."""
-    parts = urlsplit(target)
-    return (not parts.scheme and not parts.netloc and parts.path.startswith(ARTICLE_URL)
-            and "\\" not in target and not target.startswith("//"))
 
 
-def record_click(target, ref, rank, channel: str) -> None:
-    """Store a click on a search result; ``ref`` names the search (its page or API response)."""
-    if not isinstance(target, str) or not is_article_url(target) or len(target) > 300:
-        raise BadRequest("That link does not lead to an article of this help center.")
-    ref = ref[:32] if isinstance(ref, str) and ref else None
-    rank = int(rank) if isinstance(rank, int | str) and str(rank).isdigit() and len(str(rank)) < 4 else None
-    event_log().record(kind="click", channel=channel, target=target, ref=ref, rank=rank)
 
 
 @analytics.get("/search/open")
@@ -1657,23 +1237,12 @@ def knowledge_gaps(days: int):
     return group_signals(signals, base.normalizer.normalize, base.lexicon.canonical)
 
 
-class AdminForm(FlaskForm):
-    """Carries the CSRF token of the inbox's forms; their fields are read per row."""
 
 
-class SynonymForm(FlaskForm):
-    word = StringField("Word people use", validators=[InputRequired(), Length(max=40)])
-    synonym = StringField("Means the same as", validators=[InputRequired(), Length(max=40)])
 
 
-class NoteForm(FlaskForm):
-    group = StringField(validators=[InputRequired(), Length(max=16)])
-    key = StringField(validators=[InputRequired(), Length(max=300)])
-    text = TextAreaField("Missing article section", validators=[InputRequired(), Length(max=1000)])
 
 
-class ImportForm(FlaskForm):
-    examples = TextAreaField("Training examples (YAML, as in intents.yml)", validators=[Optional(), Length(max=200_000)])
 
 
 def intent_choices() -> list[tuple[str, str]]:

@@ -89,20 +89,16 @@ def run(rounds: int, block: int) -> dict:
 
 
 def parts(app, events, calls: int = 5000) -> dict:
-    """Time the two halves of logging apart: the request's hook (build and queue the event) and the writer's work."""
-    from flask import g
-
-    from app import log_events, respond
+    """Time the two halves of logging apart: recording an answered question (build and queue the event) and the writer's work."""
+    from web.answering import respond
+    from web.events import record_answer
 
     with app.test_request_context("/api/ask", method="POST", json={"question": QUESTIONS[0], "session": "parts"}):
-        respond(QUESTIONS[0])
-        answered = g.answered
-        response = app.response_class("{}", mimetype="application/json")
+        prediction, _ = respond(QUESTIONS[0])
         events.flush()
         started = time.perf_counter()
         for _ in range(calls):
-            g.answered = answered
-            log_events(response)
+            record_answer(QUESTIONS[0], prediction)
         hook = (time.perf_counter() - started) / calls
     events.flush(60)
     batch = [
