@@ -16,18 +16,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import csv
 import dataclasses
-import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
 import re
 import secrets
 import sys
-import threading
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 from pathlib import Path
 
 import click
@@ -53,17 +49,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
 import kb
-from analytics import charts
 from analytics.gaps import KINDS as GAP_KINDS
 from analytics.gaps import REASONS as VOTE_REASONS
-from analytics.gaps import Signal, group_signals, typed_further
+from analytics.reports import report_charts, report_rows, reports_json
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
-from classifier.gate import Assessment, Verdict, assess, judge
 from kb.answers import pop3_policy_problems
 from kb.index import build_index
-from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
 from mailclient import autoconfig
 from mailclient.checker import CheckInputError
 from mailclient.checkinput import check_form, check_payload, safe_echo, settings_in_question
@@ -96,7 +89,6 @@ from web.config import (  # moved
 )
 from web.errors import BadRequest, register_errors  # moved
 from web.events import (  # moved
-    CLICK_CHANNELS,
     make_event_log,
     purge_events,
     record_click,
@@ -115,21 +107,27 @@ from web.forms import (  # moved
     NoteForm,
     SynonymForm,
 )
+from web.inbox import (  # moved
+    knowledge_gaps,
+)
 from web.inputs import clean_text, int_arg, json_body, optional_text, query_text, text_field  # moved
-from web.knowledge import knowledge_stamp, load_bot_data, load_knowledge, refresh_knowledge, with_bot_data  # moved
+from web.knowledge import knowledge_stamp, load_knowledge, refresh_knowledge  # moved
 from web.models import (  # moved
     Agent,
     AgentToken,
-    Event,
     GapNote,
     KnowledgeChange,
     LoginFailure,
-    utcnow,
 )
 from web.observability import init_observability  # moved
 from web.ratelimit import init_rate_limits  # moved
+from web.reports import build_reports
 from web.security import CookieSessions, add_cors_headers, add_security_headers, frame_policy, parse_origins  # moved
 from web.state import STATE_KEY, AppState, knowledge, state, swap_knowledge
+from web.training import (  # moved
+    ChangeOutcome,
+    change_knowledge,
+)
 
 # MOVED-IMPORTS: keep a blank line above
 
@@ -925,7 +923,6 @@ def api_feedback():
 # Agents see the failures grouped at /admin (the knowledge-gap inbox) and act on them:
 # training examples and synonyms go through a gate that retrains and evaluates the bot.
 
-TREND_INTENTS = 5
 
 analytics = Blueprint("analytics", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -1040,13 +1037,6 @@ def api_search_click():
 # swapped in. Otherwise the overlay stays exactly as it was and the reason is shown.
 
 
-@dataclass(frozen=True)
-class ChangeOutcome:
-    """What became of a change to the bot's data: accepted or refused, and why."""
-
-    accepted: bool
-    reason: str
-    verdict: Verdict | None = None
 
 
 
@@ -1057,184 +1047,30 @@ class ChangeOutcome:
 
 
 
-def assessment_key(config, training, normalizer) -> str:
-    held_out = [intent_data.file_digest(path) for path in config["HELDOUT_PATHS"]]
-    parts = [training.digest, normalizer.fingerprint, held_out, intent_model.CV_FOLDS]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def current_assessment(config, training, normalizer, questions) -> Assessment:
-    """Score the data as it is now; remembered in the instance folder until the data changes."""
-    path = Path(current_app.instance_path) / "assessment.json"
-    key = assessment_key(config, training, normalizer)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved.get("key") == key:
-            return Assessment(**saved["scores"])
-    except (OSError, ValueError, TypeError):
-        pass
-    _, scores = assess(training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint)
-    remember_assessment(config, training, normalizer, scores)
-    return scores
 
 
-def remember_assessment(config, training, normalizer, scores: Assessment) -> None:
-    path = Path(current_app.instance_path) / "assessment.json"
-    write_atomically(path, json.dumps({"key": assessment_key(config, training, normalizer), "scores": scores.to_dict()}))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a file aside and move it into place, so readers see the old or the new file, never half of one."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    aside.write_text(text, encoding="utf-8")
-    aside.replace(path)
 
 
-def change_knowledge(author: str, *, examples: dict[str, tuple[str, ...]] | None = None,
-                     synonym: tuple[str, str] | None = None) -> ChangeOutcome:
-    """Add training examples or a synonym if the bot does not score lower with them; record the outcome."""
-    app, config = current_app._get_current_object(), current_app.config
-    if examples:
-        kind = "examples"
-        summary = "; ".join(f"{intent}: " + " | ".join(items) for intent, items in examples.items())
-    else:
-        kind, summary = "synonym", " = ".join(synonym or ())
-    target = Path(config["INTENTS_OVERLAY_PATH"] if examples else config["SYNONYMS_OVERLAY_PATH"])
-    candidate = target.with_name(f".{target.name}.candidate.{os.getpid()}")
-    # One change at a time on this machine: each starts from what the previous one left.
-    with open(Path(app.instance_path) / ".knowledge-change.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            outcome = try_change(app, target, candidate, examples=examples, synonym=synonym)
-        finally:
-            candidate.unlink(missing_ok=True)
-    db.session.add(KnowledgeChange(author=author, kind=kind, summary=summary[:1000], accepted=outcome.accepted,
-                                   reason=outcome.reason[:1000]))
-    db.session.commit()
-    log.info("knowledge change by %s (%s): %s", author, summary[:200], outcome.reason)
-    return outcome
 
 
-def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) -> ChangeOutcome:
-    """Write the changed overlay beside the real one, load, train and evaluate it, and keep it only if it is no worse."""
-    config, current = app.config, state(app).knowledge
-    library = current.base.library
-    training, lexicon, normalizer = load_bot_data(config, library)
-    overlay_text = target.read_text(encoding="utf-8") if target.is_file() else ""
-    try:
-        if examples:
-            if intent_data.merge_examples(training, examples) is training:
-                return ChangeOutcome(False, "refused: every one of these is already a training example of that intent")
-            overlay = intent_data.parse_examples(overlay_text, str(target))
-            candidate.write_text(intent_data.dump_examples(intent_data.add_examples(overlay, examples)), encoding="utf-8")
-            changed = load_bot_data(config, library, intents_overlay=candidate)
-        else:
-            overlay = yaml.safe_load(overlay_text) or {}
-            if not isinstance(overlay, dict):
-                return ChangeOutcome(False, f"refused: {target} is not a synonyms file; fix or remove it first")
-            shipped = yaml.safe_load(Path(config["SYNONYMS_PATH"]).read_text(encoding="utf-8")) or {}
-            added = add_synonym(overlay, merge_lexicons(shipped, overlay), *synonym)
-            candidate.write_text(dump_lexicon(added), encoding="utf-8")
-            changed = load_bot_data(config, library, synonyms_overlay=candidate)
-    except (intent_data.DataError, SynonymError, yaml.YAMLError) as error:
-        return ChangeOutcome(False, f"refused: {error}")
-    questions = [q for path in config["HELDOUT_PATHS"] for q in intent_data.load_questions(path)]
-    before = current_assessment(config, training, normalizer, questions)
-    new_training, new_lexicon, new_normalizer = changed
-    model, after = assess(new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint,
-                          reference=training)
-    verdict = judge(before, after, config["GATE_TOLERANCE"])
-    if verdict.accepted:
-        candidate.replace(target)
-        intent_model.save(model, config["MODEL_PATH"])
-        remember_assessment(config, new_training, new_normalizer, after)
-        swap_knowledge(app, with_bot_data(current, new_training, new_lexicon, new_normalizer, model))
-        state(app).knowledge_stamp = knowledge_stamp(config)
-    return ChangeOutcome(verdict.accepted, verdict.reason, verdict)
 
 
 # The knowledge-gap inbox: every failure signal of the last days, grouped.
 
-# A search younger than this may still get its click.
-NO_CLICK_AFTER = dt.timedelta(minutes=10)
-# A clarifying question's answer is the session's next question within this time.
-CLARIFY_FOLLOW_UP = dt.timedelta(minutes=30)
-# A search followed this soon by a longer one that starts with it was typed further (search as you type).
-TYPING_PAUSE = dt.timedelta(seconds=30)
 
 
-def failure_events(days: int) -> list[Event]:
-    """Return the events of the last ``days`` days that signal a gap, newest first."""
-    config, now = current_app.config, utcnow()
-    clicks = sa.orm.aliased(Event)
-    clicked = sa.exists().where(clicks.kind == "click", clicks.ref == Event.ref)
-    failure = sa.or_(
-        sa.and_(Event.kind == "ask", sa.or_(Event.fallback.is_(True), Event.clarify.is_(True),
-                                            Event.confidence < config["GAP_LOW_CONFIDENCE"])),
-        sa.and_(Event.kind == "search", Event.results == 0),
-        sa.and_(Event.kind == "search", Event.results > 0, Event.ref.is_not(None), Event.channel.in_(CLICK_CHANNELS),
-                Event.at < now - NO_CLICK_AFTER, ~clicked),
-        sa.and_(Event.kind == "vote", Event.helpful.is_(False)),
-    )
-    query = sa.select(Event).where(Event.at >= now - dt.timedelta(days=days), failure)
-    return list(db.session.execute(query.order_by(Event.at.desc()).limit(config["GAP_MAX_SIGNALS"])).scalars())
 
 
-def session_questions(sessions: set[str], since: dt.datetime) -> dict[str, list[Event]]:
-    """Return the questions asked in each session since a time, oldest first."""
-    found: dict[str, list[Event]] = defaultdict(list)
-    names = sorted(sessions)
-    for start in range(0, len(names), 500):
-        query = sa.select(Event).where(Event.kind == "ask", Event.session.in_(names[start:start + 500]), Event.at >= since)
-        for event in db.session.execute(query.order_by(Event.at)).scalars():
-            found[event.session].append(event)
-    return found
 
 
-def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str]) -> Signal:
-    """Say what kind of gap an event shows, with the question it concerns."""
-    if event.kind == "search":
-        return Signal("zero_results" if event.results == 0 else "no_click", event.text or "", event.at)
-    if event.kind == "vote":
-        earlier = [a for a in asked.get(event.session or "", []) if a.at <= event.at and a.intent == event.intent]
-        question = event.text or (earlier[-1].text if earlier else None)
-        if not question:
-            question = f"Article: {titles.get(event.target, event.target)}" if event.target else \
-                f"Answer: {knowledge().base.responses.label(event.intent or '')}"
-        return Signal("not_helpful", question, event.at, intent=event.intent, reason=event.reason)
-    if event.fallback:
-        return Signal("fallback", event.text or "", event.at, intent=event.intent)
-    if event.clarify:
-        later = [a for a in asked.get(event.session or "", []) if event.at < a.at <= event.at + CLARIFY_FOLLOW_UP]
-        picked = later[0].intent if later and not later[0].fallback else None
-        return Signal("clarify", event.text or "", event.at, intent=event.intent, picked=picked)
-    return Signal("low_confidence", event.text or "", event.at, intent=event.intent)
 
 
-def without_typing_steps(events: list[Event]) -> list[Event]:
-    """Leave out searches that found nothing, or were not opened, only because the person was still typing."""
-    empty = [e for e in events if e.kind == "search"]
-    if not empty:
-        return events
-    query = sa.select(Event.channel, Event.at, Event.text).where(
-        Event.kind == "search", Event.at >= min(e.at for e in empty), Event.at <= max(e.at for e in empty) + TYPING_PAUSE
-    )
-    later = defaultdict(list)
-    for channel, at, text in db.session.execute(query.order_by(Event.at)):
-        later[channel].append((at, text or ""))
-    steps = {id(e) for e in empty if typed_further(e.text or "", e.at, later[e.channel], TYPING_PAUSE)}
-    return [e for e in events if id(e) not in steps]
 
 
-def knowledge_gaps(days: int):
-    """Group the failure signals of the last ``days`` days, the largest groups first."""
-    events = without_typing_steps(failure_events(days))
-    sessions = {e.session for e in events if e.session and (e.kind == "vote" or e.clarify)}
-    asked = session_questions(sessions, utcnow() - dt.timedelta(days=days + 1)) if sessions else {}
-    titles = {slug: a.title for slug, a in knowledge().base.library.articles.items()}
-    base = knowledge().base
-    signals = [to_signal(e, asked, titles) for e in events]
-    return group_signals(signals, base.normalizer.normalize, base.lexicon.canonical)
 
 
 
@@ -1356,166 +1192,20 @@ def add_note():
 # Reports: top intents and their trend, helpfulness per intent and per article section, fallback rate.
 
 
-@dataclass(frozen=True)
-class Helpfulness:
-    """Votes on one intent's answers or one article section."""
-
-    key: str
-    label: str
-    helpful: int
-    not_helpful: int
-
-    @property
-    def rate(self) -> float:
-        """Return the share of helpful votes."""
-        return self.helpful / max(1, self.helpful + self.not_helpful)
 
 
-@dataclass(frozen=True)
-class Reports:
-    """What the reports page and `flask report` show, over the last ``len(days)`` days."""
-
-    days: tuple[str, ...]
-    questions: int
-    fallbacks: int
-    searches: int
-    zero_results: int
-    top_intents: tuple[tuple[str, str, int], ...]  # (intent, label, answered questions)
-    trend: tuple[tuple[str, tuple[int, ...]], ...]  # (intent, count per day) for the top intents
-    fallback_by_day: tuple[tuple[str, int, int], ...]  # (day, questions, fallbacks)
-    by_intent: tuple[Helpfulness, ...]
-    by_section: tuple[Helpfulness, ...]
-
-    @property
-    def fallback_rate(self) -> float:
-        """Return the share of questions the bot fell back on."""
-        return self.fallbacks / max(1, self.questions)
 
 
-def build_reports(days: int) -> Reports:
-    """Count questions, fallbacks, searches and votes per day, intent and article section."""
-    today = utcnow().date()
-    since_day = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(since_day, dt.time())
-    day_list = tuple((since_day + dt.timedelta(days=n)).isoformat() for n in range(days))
-    day = sa.func.date(Event.at)
-    asked = db.session.execute(
-        sa.select(day, Event.intent, Event.fallback, sa.func.count())
-        .where(Event.kind == "ask", Event.at >= since).group_by(day, Event.intent, Event.fallback)
-    ).all()
-    per_day, fallback_day = defaultdict(Counter), Counter()
-    for when, intent, fallback, count in asked:
-        when = str(when)
-        if fallback:
-            fallback_day[when] += count
-        else:
-            per_day[intent][when] += count
-    totals = Counter({intent: sum(counts.values()) for intent, counts in per_day.items()})
-    questions_day = Counter()
-    for counts in per_day.values():
-        questions_day.update(counts)
-    questions_day.update(fallback_day)
-    label = knowledge().base.responses.label
-    top = tuple((intent, label(intent), count) for intent, count in totals.most_common())
-    trend = tuple((intent, tuple(per_day[intent][d] for d in day_list)) for intent, _, _ in top[:TREND_INTENTS])
-
-    searches, zero_results = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Event.results == 0, 1), else_=0)), 0))
-        .where(Event.kind == "search", Event.at >= since)
-    ).one()
-    votes = db.session.execute(
-        sa.select(Event.intent, Event.target, Event.helpful, sa.func.count())
-        .where(Event.kind == "vote", Event.at >= since, Event.helpful.is_not(None))
-        .group_by(Event.intent, Event.target, Event.helpful)
-    ).all()
-    return Reports(
-        days=day_list,
-        questions=sum(questions_day.values()),
-        fallbacks=sum(fallback_day.values()),
-        searches=searches,
-        zero_results=int(zero_results),
-        top_intents=top,
-        trend=trend,
-        fallback_by_day=tuple((d, questions_day[d], fallback_day[d]) for d in day_list),
-        by_intent=helpfulness_by_intent(votes),
-        by_section=helpfulness_by_section(votes),
-    )
 
 
-def helpfulness_by_intent(votes) -> tuple[Helpfulness, ...]:
-    counts = defaultdict(Counter)
-    for intent, _, helpful, count in votes:
-        if intent:
-            counts[intent][bool(helpful)] += count
-    label = knowledge().base.responses.label
-    rows = [Helpfulness(i, label(i), c[True], c[False]) for i, c in counts.items()]
-    return tuple(sorted(rows, key=lambda h: (-(h.helpful + h.not_helpful), h.key)))
 
 
-def helpfulness_by_section(votes) -> tuple[Helpfulness, ...]:
-    """Count votes per article section: an answer's vote counts for the section it quotes, an article's for the article."""
-    base = knowledge().base
-    counts, labels = defaultdict(Counter), {}
-    for intent, target, helpful, count in votes:
-        if target in base.library.articles:
-            key, name = base.article_url + target, f"{base.library.articles[target].title} (whole article)"
-        else:
-            source = base.responses.answers[intent].source if intent in base.responses.answers else None
-            if source is None:
-                continue
-            key, name = source.url, f"{source.title} › {source.section}" if source.section else source.title
-        counts[key][bool(helpful)] += count
-        labels[key] = name
-    rows = [Helpfulness(key, labels[key], c[True], c[False]) for key, c in counts.items()]
-    return tuple(sorted(rows, key=lambda h: (-(h.helpful + h.not_helpful), h.key)))
 
 
-def report_rows(reports: Reports) -> list[dict]:
-    """Flatten the reports into rows with the same columns, for CSV (and the JSON ``rows``)."""
-    rows = [{"report": "summary", "key": name, "label": "", "day": "", "count": value, "helpful": "", "not_helpful": "",
-             "rate": ""} for name, value in (("questions", reports.questions), ("fallbacks", reports.fallbacks),
-                                             ("searches", reports.searches), ("zero_results", reports.zero_results))]
-    blank = {"label": "", "day": "", "count": "", "helpful": "", "not_helpful": "", "rate": ""}
-    rows += [{**blank, "report": "top_intents", "key": i, "label": name, "count": n} for i, name, n in reports.top_intents]
-    rows += [{**blank, "report": "intent_trend", "key": i, "day": d, "count": n}
-             for i, counts in reports.trend for d, n in zip(reports.days, counts, strict=True)]
-    rows += [{**blank, "report": "fallback_rate", "key": "fallback", "day": d, "count": q, "not_helpful": "",
-              "rate": round(f / q, 4) if q else 0.0} for d, q, f in reports.fallback_by_day]
-    for name, group in (("helpfulness_intent", reports.by_intent), ("helpfulness_section", reports.by_section)):
-        rows += [{**blank, "report": name, "key": h.key, "label": h.label, "count": h.helpful + h.not_helpful,
-                  "helpful": h.helpful, "not_helpful": h.not_helpful, "rate": round(h.rate, 4)} for h in group]
-    return rows
 
 
-def reports_json(reports: Reports) -> dict:
-    """Return the reports as one JSON-ready object."""
-    return {
-        "days": list(reports.days),
-        "summary": {"questions": reports.questions, "fallbacks": reports.fallbacks, "fallback_rate": round(reports.fallback_rate, 4),
-                    "searches": reports.searches, "zero_results": reports.zero_results},
-        "top_intents": [{"intent": i, "label": name, "count": n} for i, name, n in reports.top_intents],
-        "intent_trend": [{"intent": i, "counts": list(counts)} for i, counts in reports.trend],
-        "fallback_by_day": [{"day": d, "questions": q, "fallbacks": f} for d, q, f in reports.fallback_by_day],
-        "helpfulness_intent": [{"intent": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
-                                "rate": round(h.rate, 4)} for h in reports.by_intent],
-        "helpfulness_section": [{"url": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
-                                 "rate": round(h.rate, 4)} for h in reports.by_section],
-    }
 
 
-def report_charts(reports: Reports) -> dict:
-    """Lay out the reports page's charts."""
-    short_days = [d[5:] for d in reports.days]  # MM-DD under the axis; the tables give full dates
-    return {
-        "top": charts.bar_chart([(name, [n]) for _, name, n in reports.top_intents[:10]]),
-        "trend": charts.line_chart(short_days, [(knowledge().base.responses.label(i), c) for i, c in reports.trend]),
-        "fallback": charts.line_chart(short_days, [("Fallback rate", [f / q if q else 0.0 for _, q, f in reports.fallback_by_day])],
-                                      percent=True),
-        "by_intent": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],
-                                      value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_intent[:10]]),
-        "by_section": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_section[:10]],
-                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]]),
-    }
 
 
 @admin.get("/reports")
@@ -1524,7 +1214,7 @@ def reports_page():
     """Show top intents and their trend, helpfulness and the fallback rate, as charts with their tables."""
     days = int_arg("days", current_app.config["REPORT_DAYS"], 1, 366)
     reports = build_reports(days)
-    return render_template("admin/reports.html", reports=reports, charts=report_charts(reports), days=days,
+    return render_template("admin/reports.html", reports=reports, charts=report_charts(reports, knowledge().base.responses.label), days=days,
                            logout_form=LogoutForm())
 
 
