@@ -275,3 +275,12 @@ def record_click(target, ref, rank, channel: str) -> None:
     ref = ref[:32] if isinstance(ref, str) and ref else None
     rank = int(rank) if isinstance(rank, int | str) and str(rank).isdigit() and len(str(rank)) < 4 else None
     event_log().record(kind="click", channel=channel, target=target, ref=ref, rank=rank)
+
+
+def init_events(app: Flask) -> None:
+    """Delete events older than the retention time once at start (where this node migrates the database)."""
+    if app.config["DATABASE_UPGRADE_ON_START"]:
+        try:
+            purge_events(state(app).events.engine, app.config["ANALYTICS_RETENTION_DAYS"])
+        except sa.exc.SQLAlchemyError as error:
+            log.error("could not delete old analytics events at start: %s", error)

@@ -9,6 +9,9 @@ from flask import request
 from kb.search import MAX_QUERY_CHARS
 from web.errors import BadRequest
 
+# A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
+# character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
+REPLY_MAX_BODY_BYTES = 256 * 1024
 # Python's white space plus the byte-order mark, which JSON Schema's \s also counts as blank.
 BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"  # U+3000 is the last space
 
