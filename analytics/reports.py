@@ -97,7 +97,10 @@ def helpfulness_by_intent(votes, label) -> tuple[Helpfulness, ...]:
 
 
 def helpfulness_by_section(votes, base: kb.KnowledgeBase) -> tuple[Helpfulness, ...]:
-    """Count votes per article section: an answer's vote counts for the section it quotes, an article's for the article."""
+    """Count votes per article section.
+
+    A vote on an answer counts for the section the answer quotes; a vote on an article counts for the article.
+    """
     counts, labels = defaultdict(Counter), {}
     for intent, target, helpful, count in votes:
         if target in base.library.articles:
@@ -115,18 +118,59 @@ def helpfulness_by_section(votes, base: kb.KnowledgeBase) -> tuple[Helpfulness, 
 
 def report_rows(reports: Reports) -> list[dict]:
     """Flatten the reports into rows with the same columns, for CSV (and the JSON ``rows``)."""
-    rows = [{"report": "summary", "key": name, "label": "", "day": "", "count": value, "helpful": "", "not_helpful": "",
-             "rate": ""} for name, value in (("questions", reports.questions), ("fallbacks", reports.fallbacks),
-                                             ("searches", reports.searches), ("zero_results", reports.zero_results))]
+    rows = [
+        {
+            "report": "summary",
+            "key": name,
+            "label": "",
+            "day": "",
+            "count": value,
+            "helpful": "",
+            "not_helpful": "",
+            "rate": "",
+        }
+        for name, value in (
+            ("questions", reports.questions),
+            ("fallbacks", reports.fallbacks),
+            ("searches", reports.searches),
+            ("zero_results", reports.zero_results),
+        )
+    ]
     blank = {"label": "", "day": "", "count": "", "helpful": "", "not_helpful": "", "rate": ""}
-    rows += [{**blank, "report": "top_intents", "key": i, "label": name, "count": n} for i, name, n in reports.top_intents]
-    rows += [{**blank, "report": "intent_trend", "key": i, "day": d, "count": n}
-             for i, counts in reports.trend for d, n in zip(reports.days, counts, strict=True)]
-    rows += [{**blank, "report": "fallback_rate", "key": "fallback", "day": d, "count": q, "not_helpful": "",
-              "rate": round(f / q, 4) if q else 0.0} for d, q, f in reports.fallback_by_day]
+    rows += [
+        {**blank, "report": "top_intents", "key": i, "label": name, "count": n} for i, name, n in reports.top_intents
+    ]
+    rows += [
+        {**blank, "report": "intent_trend", "key": i, "day": d, "count": n}
+        for i, counts in reports.trend
+        for d, n in zip(reports.days, counts, strict=True)
+    ]
+    rows += [
+        {
+            **blank,
+            "report": "fallback_rate",
+            "key": "fallback",
+            "day": d,
+            "count": q,
+            "not_helpful": "",
+            "rate": round(f / q, 4) if q else 0.0,
+        }
+        for d, q, f in reports.fallback_by_day
+    ]
     for name, group in (("helpfulness_intent", reports.by_intent), ("helpfulness_section", reports.by_section)):
-        rows += [{**blank, "report": name, "key": h.key, "label": h.label, "count": h.helpful + h.not_helpful,
-                  "helpful": h.helpful, "not_helpful": h.not_helpful, "rate": round(h.rate, 4)} for h in group]
+        rows += [
+            {
+                **blank,
+                "report": name,
+                "key": h.key,
+                "label": h.label,
+                "count": h.helpful + h.not_helpful,
+                "helpful": h.helpful,
+                "not_helpful": h.not_helpful,
+                "rate": round(h.rate, 4),
+            }
+            for h in group
+        ]
     return rows
 
 
@@ -134,15 +178,36 @@ def reports_json(reports: Reports) -> dict:
     """Return the reports as one JSON-ready object."""
     return {
         "days": list(reports.days),
-        "summary": {"questions": reports.questions, "fallbacks": reports.fallbacks, "fallback_rate": round(reports.fallback_rate, 4),
-                    "searches": reports.searches, "zero_results": reports.zero_results},
+        "summary": {
+            "questions": reports.questions,
+            "fallbacks": reports.fallbacks,
+            "fallback_rate": round(reports.fallback_rate, 4),
+            "searches": reports.searches,
+            "zero_results": reports.zero_results,
+        },
         "top_intents": [{"intent": i, "label": name, "count": n} for i, name, n in reports.top_intents],
         "intent_trend": [{"intent": i, "counts": list(counts)} for i, counts in reports.trend],
         "fallback_by_day": [{"day": d, "questions": q, "fallbacks": f} for d, q, f in reports.fallback_by_day],
-        "helpfulness_intent": [{"intent": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
-                                "rate": round(h.rate, 4)} for h in reports.by_intent],
-        "helpfulness_section": [{"url": h.key, "label": h.label, "helpful": h.helpful, "not_helpful": h.not_helpful,
-                                 "rate": round(h.rate, 4)} for h in reports.by_section],
+        "helpfulness_intent": [
+            {
+                "intent": h.key,
+                "label": h.label,
+                "helpful": h.helpful,
+                "not_helpful": h.not_helpful,
+                "rate": round(h.rate, 4),
+            }
+            for h in reports.by_intent
+        ],
+        "helpfulness_section": [
+            {
+                "url": h.key,
+                "label": h.label,
+                "helpful": h.helpful,
+                "not_helpful": h.not_helpful,
+                "rate": round(h.rate, 4),
+            }
+            for h in reports.by_section
+        ],
     }
 
 
@@ -152,10 +217,15 @@ def report_charts(reports: Reports, label) -> dict:
     return {
         "top": charts.bar_chart([(name, [n]) for _, name, n in reports.top_intents[:10]]),
         "trend": charts.line_chart(short_days, [(label(i), c) for i, c in reports.trend]),
-        "fallback": charts.line_chart(short_days, [("Fallback rate", [f / q if q else 0.0 for _, q, f in reports.fallback_by_day])],
-                                      percent=True),
-        "by_intent": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],
-                                      value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_intent[:10]]),
-        "by_section": charts.bar_chart([(h.label, [h.helpful, h.not_helpful]) for h in reports.by_section[:10]],
-                                       value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]]),
+        "fallback": charts.line_chart(
+            short_days, [("Fallback rate", [f / q if q else 0.0 for _, q, f in reports.fallback_by_day])], percent=True
+        ),
+        "by_intent": charts.bar_chart(
+            [(h.label, [h.helpful, h.not_helpful]) for h in reports.by_intent[:10]],
+            value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_intent[:10]],
+        ),
+        "by_section": charts.bar_chart(
+            [(h.label, [h.helpful, h.not_helpful]) for h in reports.by_section[:10]],
+            value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]],
+        ),
     }

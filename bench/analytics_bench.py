@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import QUESTIONS, percentile  # noqa: E402
-from web.state import state
+from web.state import state  # noqa: E402
 
 
 def run(rounds: int, block: int) -> dict:
@@ -89,7 +89,7 @@ def run(rounds: int, block: int) -> dict:
 
 
 def parts(app, events, calls: int = 5000) -> dict:
-    """Time the two halves of logging apart: recording an answered question (build and queue the event) and the writer's work."""
+    """Time the two halves of logging apart: recording an answer (build and queue the event), and the writer's work."""
     from web.answering import respond
     from web.events import record_answer
 

@@ -21,7 +21,7 @@ from mailclient.checkinput import mention_check, settings_in_question
 from replies.message import CustomerMessage, clean_message
 from replies.reply import FORMATS as REPLY_FORMATS
 from replies.reply import Reply, compose_reply
-from web.errors import BadRequest
+from web.errors import InputError
 from web.events import new_search_ref, record_answer, record_search
 from web.state import Knowledge, knowledge
 
@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 def run_search(text: str, limit: int, page: int):
     """Search the knowledge base and record the search; return the results and the search's ref."""
     base = knowledge().base
-    results = search(base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url)
+    results = search(
+        base.index, base.library, base.normalizer, text, limit=limit, page=page, article_url=base.article_url
+    )
     ref = new_search_ref()
     record_search(text, results.total, ref)
     return results, ref
@@ -42,7 +44,13 @@ def respond(question: str, current: Knowledge | None = None):
     current = current or knowledge()
     base = current.base
     prediction = intent_model.predict(current.model, base.normalizer.normalize(question))
-    log.debug("ask: %s %.3f fallback=%s clarify=%s", prediction.intent, prediction.confidence, prediction.fallback, prediction.clarify)
+    log.debug(
+        "ask: %s %.3f fallback=%s clarify=%s",
+        prediction.intent,
+        prediction.confidence,
+        prediction.fallback,
+        prediction.clarify,
+    )
     choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
     record_answer(question, prediction)
     return prediction, kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
@@ -90,17 +98,23 @@ class Draft:
 
 
 def draft_reply(
-    text: str, *, intent: str | None, customer_name: str | None, agent_name: str | None,
-    signature: str | None, base_url: str, formats: tuple[str, ...] = REPLY_FORMATS,
+    text: str,
+    *,
+    intent: str | None,
+    customer_name: str | None,
+    agent_name: str | None,
+    signature: str | None,
+    base_url: str,
+    formats: tuple[str, ...] = REPLY_FORMATS,
 ) -> Draft:
     """Read a pasted message, answer it (with the agent's choice of intent, if any) and write replies."""
     current = knowledge()
     base, answers = current.base, current.base.responses.answers
     if intent and intent not in answers:
-        raise BadRequest(f"unknown intent '{intent}'")
+        raise InputError(f"unknown intent '{intent}'")
     message = clean_message(text)
     if not message.text:
-        raise BadRequest("nothing is left to answer once quoted mail and signatures are removed")
+        raise InputError("nothing is left to answer once quoted mail and signatures are removed")
     question = message.text[: current_app.config["ASK_MAX_CHARS"]]
     prediction, answer = respond(question, current)
     if intent or prediction.clarify:
@@ -112,13 +126,30 @@ def draft_reply(
         Alternative(i, base.responses.label(i), c) for i, c in prediction.ranking if i in answers and i != answer.intent
     )[:ALTERNATIVES]
     replies = {
-        fmt: compose_reply(answer, fmt, base_url=base_url, customer_name=customer_name, agent_name=agent_name,
-                           signature=signature, article_url=base.article_url)
+        fmt: compose_reply(
+            answer,
+            fmt,
+            base_url=base_url,
+            customer_name=customer_name,
+            agent_name=agent_name,
+            signature=signature,
+            article_url=base.article_url,
+        )
         for fmt in formats
     }
     links = tuple((link_title(link, " › "), urljoin(base_url, link.url)) for link in answer.articles)
     label = base.responses.label(answer.intent) if answer.intent in answers else "No confident match"
-    return Draft(message, answer, label, confidence, prediction.fallback and not intent, bool(intent), alternatives, replies, links)
+    return Draft(
+        message,
+        answer,
+        label,
+        confidence,
+        prediction.fallback and not intent,
+        bool(intent),
+        alternatives,
+        replies,
+        links,
+    )
 
 
 def help_center_url() -> str:

@@ -21,7 +21,7 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from web.errors import BadRequest, wants_json
+from web.errors import InputError, wants_json
 from web.extensions import db, login_manager
 from web.models import Agent, AgentToken, LoginFailure, utcnow
 from web.state import state
@@ -48,7 +48,9 @@ def unauthorized():
 def make_password_hasher(config) -> PasswordHasher:
     """Return the Argon2id hasher with the configured cost."""
     return PasswordHasher(
-        time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_KIB"], parallelism=config["ARGON2_PARALLELISM"]
+        time_cost=config["ARGON2_TIME_COST"],
+        memory_cost=config["ARGON2_MEMORY_KIB"],
+        parallelism=config["ARGON2_PARALLELISM"],
     )
 
 
@@ -102,11 +104,15 @@ def sign_in(email: str, password: str, ip: str) -> SignIn:
     lockout = minutes_until(now + dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"]), now)
     ip_lock = locked_until(LoginFailure.ip, ip, config["AGENT_MAX_FAILED_LOGINS_PER_IP"], now)
     if ip_lock:
-        return SignIn(None, f"Too many failed sign-ins from your network. Try again in {minutes_until(ip_lock, now)}.", 429)
+        return SignIn(
+            None, f"Too many failed sign-ins from your network. Try again in {minutes_until(ip_lock, now)}.", 429
+        )
     account_lock = locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now)
     if account_lock:
-        message = (f"This account is locked for {lockout} after {config['AGENT_MAX_FAILED_LOGINS']} failed sign-ins. "
-                   f"Try again in {minutes_until(account_lock, now)}, or ask an administrator to reset the password.")
+        message = (
+            f"This account is locked for {lockout} after {config['AGENT_MAX_FAILED_LOGINS']} failed sign-ins. "
+            f"Try again in {minutes_until(account_lock, now)}, or ask an administrator to reset the password."
+        )
         return SignIn(None, message, 429)
 
     found = find_agent(email)
@@ -126,8 +132,12 @@ def sign_in(email: str, password: str, ip: str) -> SignIn:
             sa.select(sa.func.count()).where(LoginFailure.email == email, LoginFailure.at >= now - window)
         )
         left = config["AGENT_MAX_FAILED_LOGINS"] - failures
-        return SignIn(None, f"Wrong email or password. {left} more failed attempt{'s' if left != 1 else ''} "
-                            f"will lock this account for {lockout}.", 401)
+        return SignIn(
+            None,
+            f"Wrong email or password. {left} more failed attempt{'s' if left != 1 else ''} "
+            f"will lock this account for {lockout}.",
+            401,
+        )
 
     if password_hasher().check_needs_rehash(found.password_hash):
         found.password_hash = password_hasher().hash(password)
@@ -174,7 +184,7 @@ def api_agent() -> Agent:
     try:
         validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
     except ValidationError as error:
-        raise BadRequest(f"CSRF check failed ({error}): send the form's csrf_token as the X-CSRFToken header") from None
+        raise InputError(f"CSRF check failed ({error}): send the form's csrf_token as the X-CSRFToken header") from None
     return current_user
 
 

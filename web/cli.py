@@ -78,8 +78,13 @@ def train_command():
 
 @click.command("evaluate")
 @click.option("--folds", default=intent_model.CV_FOLDS, show_default=True, help="Cross-validation folds.")
-@click.option("--questions", "questions_paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Held-out JSONL file (repeatable; default: HELDOUT_PATHS).")
+@click.option(
+    "--questions",
+    "questions_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Held-out JSONL file (repeatable; default: HELDOUT_PATHS).",
+)
 @click.option("--show-mistakes", is_flag=True, help="List every held-out question the bot got wrong.")
 @with_appcontext
 def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes: bool):
@@ -92,8 +97,10 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
     click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
     for row in cv.per_intent:
         click.echo(f"  {row.intent:24} {row.precision:9.3f} {row.recall:7.3f} {row.f1:6.3f} {row.support:5d}")
-    click.echo(f"  accuracy {cv.accuracy:.3f}; out-of-scope recall {cv.scores.out_of_scope_recall:.3f}; "
-               f"false-reject rate {cv.scores.false_reject_rate:.3f}")
+    click.echo(
+        f"  accuracy {cv.accuracy:.3f}; out-of-scope recall {cv.scores.out_of_scope_recall:.3f}; "
+        f"false-reject rate {cv.scores.false_reject_rate:.3f}"
+    )
     click.echo("  most confused (true -> predicted): " + ", ".join(f"{t} -> {p} ({n})" for t, p, n in cv.confused[:6]))
 
     failures = [] if cv.accuracy >= config["EVAL_MIN_CV_ACCURACY"] else ["cross-validation accuracy"]
@@ -104,9 +111,11 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
         questions += file_questions
         predictions += file_predictions
         click.echo(f"Held-out questions ({held.questions}, {Path(path).name})")
-        click.echo(f"  in-scope top-1 accuracy {held.in_scope_accuracy:.3f}; out-of-scope recall "
-                   f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
-                   f"clarifying questions {held.clarify_rate:.3f}")
+        click.echo(
+            f"  in-scope top-1 accuracy {held.in_scope_accuracy:.3f}; out-of-scope recall "
+            f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
+            f"clarifying questions {held.clarify_rate:.3f}"
+        )
         if show_mistakes:
             for question, expected, got in held.mistakes:
                 click.echo(f"  expected {expected:24} got {got:24} {question}")
@@ -126,7 +135,10 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
         unsafe += [f"{question.id}: {p}" for p in pop3_policy_problems(answer)]
     unsafe += [f"response {i}: {p}" for i, a in base.responses.answers.items() for p in pop3_policy_problems(a)]
     pop3_questions = sum(any(i.startswith("pop3") for i in q.intents) for q in questions)
-    click.echo(f"POP3 policy: {len(unsafe)} unsafe answers ({pop3_questions} POP3 questions, {len(base.responses.answers)} responses)")
+    click.echo(
+        f"POP3 policy: {len(unsafe)} unsafe answers "
+        f"({pop3_questions} POP3 questions, {len(base.responses.answers)} responses)"
+    )
     for line in unsafe:
         click.echo(f"  {line}")
     if unsafe:
@@ -137,8 +149,13 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
 
 
 @click.command("dns-records")
-@click.option("--ttl", default=autoconfig.SRV_TTL_SECONDS, show_default=True, type=click.IntRange(1, 2**31 - 1),
-              help="Time to live of each record, in seconds.")
+@click.option(
+    "--ttl",
+    default=autoconfig.SRV_TTL_SECONDS,
+    show_default=True,
+    type=click.IntRange(1, 2**31 - 1),
+    help="Time to live of each record, in seconds.",
+)
 @with_appcontext
 def dns_records_command(ttl: int):
     """Print the DNS SRV records (RFC 6186, RFC 8314) for the mail settings as zone-file lines."""
@@ -196,7 +213,9 @@ def create_agent_token_command(email: str, label: str):
     if found is None:
         raise click.ClickException(f"no agent {normalize_email(email)}")
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(AgentToken(agent_id=found.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:100]))
+    db.session.add(
+        AgentToken(agent_id=found.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:100])
+    )
     db.session.commit()
     click.echo(token)
     click.echo(f"token created for {found.email}; it is shown only once", err=True)
@@ -257,9 +276,17 @@ def export_training_command():
 
 
 COMMANDS = (
-    build_index_command, validate_command, train_command, evaluate_command, dns_records_command,
-    create_agent_command, create_agent_token_command, purge_events_command, report_command,
-    import_training_command, export_training_command,
+    build_index_command,
+    validate_command,
+    train_command,
+    evaluate_command,
+    dns_records_command,
+    create_agent_command,
+    create_agent_token_command,
+    purge_events_command,
+    report_command,
+    import_training_command,
+    export_training_command,
 )
 
 

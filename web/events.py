@@ -23,7 +23,7 @@ from flask import Flask, request
 
 from analytics.redact import redact
 from web.config import ARTICLE_URL
-from web.errors import BadRequest
+from web.errors import InputError
 from web.extensions import db
 from web.inputs import clean_text
 from web.models import EVENT_COLUMNS, EVENT_LENGTHS, Event, utcnow
@@ -71,8 +71,16 @@ class EventLog:
 
     RETRY_SECONDS = (0.05, 0.25, 1.0)
 
-    def __init__(self, engine: sa.Engine, *, queue_size: int, batch_size: int, retention_days: int, enabled: bool = True,
-                 linger: float = 0.25):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        queue_size: int,
+        batch_size: int,
+        retention_days: int,
+        enabled: bool = True,
+        linger: float = 0.25,
+    ):
         self.engine = engine
         self.batch_size = batch_size
         self.linger = linger
@@ -149,7 +157,9 @@ class EventLog:
             except sa.exc.SQLAlchemyError as error:
                 if pause is None or not is_transient(error):
                     self.failed += len(rows)
-                    log.error("could not store %d analytics events after %d attempts: %s", len(rows), attempt + 1, error)
+                    log.error(
+                        "could not store %d analytics events after %d attempts: %s", len(rows), attempt + 1, error
+                    )
                     return False
                 time.sleep(pause)
         return False
@@ -190,9 +200,14 @@ def make_event_log(app: Flask) -> EventLog:
     config = app.config
     with app.app_context():
         engine = db.engine
-    return EventLog(engine, queue_size=config["ANALYTICS_QUEUE_SIZE"], batch_size=config["ANALYTICS_BATCH_SIZE"],
-                    retention_days=config["ANALYTICS_RETENTION_DAYS"], enabled=config["ANALYTICS_ENABLED"],
-                    linger=config["ANALYTICS_LINGER_SECONDS"])
+    return EventLog(
+        engine,
+        queue_size=config["ANALYTICS_QUEUE_SIZE"],
+        batch_size=config["ANALYTICS_BATCH_SIZE"],
+        retention_days=config["ANALYTICS_RETENTION_DAYS"],
+        enabled=config["ANALYTICS_ENABLED"],
+        linger=config["ANALYTICS_LINGER_SECONDS"],
+    )
 
 
 def event_log() -> EventLog:
@@ -238,9 +253,15 @@ def record_answer(question: str, prediction) -> None:
     req = request._get_current_object()
     choices = ",".join(i for i, _ in prediction.ranking[:2]) if prediction.clarify else None
     events.record(
-        kind="ask", channel=request_channel(req), session=request_session(req), text=question,
-        intent=prediction.intent, confidence=prediction.confidence, fallback=prediction.fallback,
-        clarify=prediction.clarify, choices=choices,
+        kind="ask",
+        channel=request_channel(req),
+        session=request_session(req),
+        text=question,
+        intent=prediction.intent,
+        confidence=prediction.confidence,
+        fallback=prediction.fallback,
+        clarify=prediction.clarify,
+        choices=choices,
     )
 
 
@@ -250,28 +271,49 @@ def record_search(text: str, total: int, ref: str | None) -> None:
     if not events.enabled:
         return
     req = request._get_current_object()
-    events.record(kind="search", channel=request_channel(req), session=request_session(req), text=text,
-                  results=total, ref=ref)
+    events.record(
+        kind="search", channel=request_channel(req), session=request_session(req), text=text, results=total, ref=ref
+    )
 
 
-def record_vote(*, helpful: bool, intent: str | None = None, article: str | None = None, reason: str | None = None,
-                question: str | None = None, session_id: str | None = None) -> None:
+def record_vote(
+    *,
+    helpful: bool,
+    intent: str | None = None,
+    article: str | None = None,
+    reason: str | None = None,
+    question: str | None = None,
+    session_id: str | None = None,
+) -> None:
     """Store a "Was this helpful?" vote on an answer (by intent) or on an article (by slug)."""
-    event_log().record(kind="vote", channel=request_channel(), session=session_id, helpful=helpful, intent=intent,
-                       target=article, reason=reason, text=question)
+    event_log().record(
+        kind="vote",
+        channel=request_channel(),
+        session=session_id,
+        helpful=helpful,
+        intent=intent,
+        target=article,
+        reason=reason,
+        text=question,
+    )
 
 
 def is_article_url(target: str) -> bool:
     """Tell whether a URL is a path to one of our articles (so a redirect to it cannot leave the site)."""
     parts = urlsplit(target)
-    return (not parts.scheme and not parts.netloc and parts.path.startswith(ARTICLE_URL)
-            and "\\" not in target and not target.startswith("//"))
+    return (
+        not parts.scheme
+        and not parts.netloc
+        and parts.path.startswith(ARTICLE_URL)
+        and "\\" not in target
+        and not target.startswith("//")
+    )
 
 
 def record_click(target, ref, rank, channel: str) -> None:
     """Store a click on a search result; ``ref`` names the search (its page or API response)."""
     if not isinstance(target, str) or not is_article_url(target) or len(target) > 300:
-        raise BadRequest("That link does not lead to an article of this help center.")
+        raise InputError("That link does not lead to an article of this help center.")
     ref = ref[:32] if isinstance(ref, str) and ref else None
     rank = int(rank) if isinstance(rank, int | str) and str(rank).isdigit() and len(str(rank)) < 4 else None
     event_log().record(kind="click", channel=channel, target=target, ref=ref, rank=rank)

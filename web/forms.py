@@ -57,4 +57,6 @@ class NoteForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    examples = TextAreaField("Training examples (YAML, as in intents.yml)", validators=[Optional(), Length(max=200_000)])
+    examples = TextAreaField(
+        "Training examples (YAML, as in intents.yml)", validators=[Optional(), Length(max=200_000)]
+    )

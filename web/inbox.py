@@ -32,11 +32,19 @@ def failure_events(days: int) -> list[Event]:
     clicks = sa.orm.aliased(Event)
     clicked = sa.exists().where(clicks.kind == "click", clicks.ref == Event.ref)
     failure = sa.or_(
-        sa.and_(Event.kind == "ask", sa.or_(Event.fallback.is_(True), Event.clarify.is_(True),
-                                            Event.confidence < config["GAP_LOW_CONFIDENCE"])),
+        sa.and_(
+            Event.kind == "ask",
+            sa.or_(Event.fallback.is_(True), Event.clarify.is_(True), Event.confidence < config["GAP_LOW_CONFIDENCE"]),
+        ),
         sa.and_(Event.kind == "search", Event.results == 0),
-        sa.and_(Event.kind == "search", Event.results > 0, Event.ref.is_not(None), Event.channel.in_(CLICK_CHANNELS),
-                Event.at < now - NO_CLICK_AFTER, ~clicked),
+        sa.and_(
+            Event.kind == "search",
+            Event.results > 0,
+            Event.ref.is_not(None),
+            Event.channel.in_(CLICK_CHANNELS),
+            Event.at < now - NO_CLICK_AFTER,
+            ~clicked,
+        ),
         sa.and_(Event.kind == "vote", Event.helpful.is_(False)),
     )
     query = sa.select(Event).where(Event.at >= now - dt.timedelta(days=days), failure)
@@ -48,7 +56,9 @@ def session_questions(sessions: set[str], since: dt.datetime) -> dict[str, list[
     found: dict[str, list[Event]] = defaultdict(list)
     names = sorted(sessions)
     for start in range(0, len(names), 500):
-        query = sa.select(Event).where(Event.kind == "ask", Event.session.in_(names[start:start + 500]), Event.at >= since)
+        query = sa.select(Event).where(
+            Event.kind == "ask", Event.session.in_(names[start : start + 500]), Event.at >= since
+        )
         for event in db.session.execute(query.order_by(Event.at)).scalars():
             found[event.session].append(event)
     return found
@@ -62,8 +72,11 @@ def to_signal(event: Event, asked: dict[str, list[Event]], titles: dict[str, str
         earlier = [a for a in asked.get(event.session or "", []) if a.at <= event.at and a.intent == event.intent]
         question = event.text or (earlier[-1].text if earlier else None)
         if not question:
-            question = f"Article: {titles.get(event.target, event.target)}" if event.target else \
-                f"Answer: {knowledge().base.responses.label(event.intent or '')}"
+            question = (
+                f"Article: {titles.get(event.target, event.target)}"
+                if event.target
+                else f"Answer: {knowledge().base.responses.label(event.intent or '')}"
+            )
         return Signal("not_helpful", question, event.at, intent=event.intent, reason=event.reason)
     if event.fallback:
         return Signal("fallback", event.text or "", event.at, intent=event.intent)
@@ -80,7 +93,9 @@ def without_typing_steps(events: list[Event]) -> list[Event]:
     if not empty:
         return events
     query = sa.select(Event.channel, Event.at, Event.text).where(
-        Event.kind == "search", Event.at >= min(e.at for e in empty), Event.at <= max(e.at for e in empty) + TYPING_PAUSE
+        Event.kind == "search",
+        Event.at >= min(e.at for e in empty),
+        Event.at <= max(e.at for e in empty) + TYPING_PAUSE,
     )
     later = defaultdict(list)
     for channel, at, text in db.session.execute(query.order_by(Event.at)):

@@ -20,11 +20,13 @@ def build_reports(days: int) -> Reports:
     day = sa.func.date(Event.at)
     asked = db.session.execute(
         sa.select(day, Event.intent, Event.fallback, sa.func.count())
-        .where(Event.kind == "ask", Event.at >= since).group_by(day, Event.intent, Event.fallback)
+        .where(Event.kind == "ask", Event.at >= since)
+        .group_by(day, Event.intent, Event.fallback)
     ).all()
     searches, zero_results = db.session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Event.results == 0, 1), else_=0)), 0))
-        .where(Event.kind == "search", Event.at >= since)
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Event.results == 0, 1), else_=0)), 0)).where(
+            Event.kind == "search", Event.at >= since
+        )
     ).one()
     votes = db.session.execute(
         sa.select(Event.intent, Event.target, Event.helpful, sa.func.count())

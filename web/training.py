@@ -65,7 +65,9 @@ def current_assessment(config, training, normalizer, questions) -> Assessment:
 
 def remember_assessment(config, training, normalizer, scores: Assessment) -> None:
     path = Path(current_app.instance_path) / "assessment.json"
-    write_atomically(path, json.dumps({"key": assessment_key(config, training, normalizer), "scores": scores.to_dict()}))
+    write_atomically(
+        path, json.dumps({"key": assessment_key(config, training, normalizer), "scores": scores.to_dict()})
+    )
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -75,8 +77,9 @@ def write_atomically(path: Path, text: str) -> None:
     aside.replace(path)
 
 
-def change_knowledge(author: str, *, examples: dict[str, tuple[str, ...]] | None = None,
-                     synonym: tuple[str, str] | None = None) -> ChangeOutcome:
+def change_knowledge(
+    author: str, *, examples: dict[str, tuple[str, ...]] | None = None, synonym: tuple[str, str] | None = None
+) -> ChangeOutcome:
     """Add training examples or a synonym if the bot does not score lower with them; record the outcome."""
     app, config = current_app._get_current_object(), current_app.config
     if examples:
@@ -93,15 +96,18 @@ def change_knowledge(author: str, *, examples: dict[str, tuple[str, ...]] | None
             outcome = try_change(app, target, candidate, examples=examples, synonym=synonym)
         finally:
             candidate.unlink(missing_ok=True)
-    db.session.add(KnowledgeChange(author=author, kind=kind, summary=summary[:1000], accepted=outcome.accepted,
-                                   reason=outcome.reason[:1000]))
+    db.session.add(
+        KnowledgeChange(
+            author=author, kind=kind, summary=summary[:1000], accepted=outcome.accepted, reason=outcome.reason[:1000]
+        )
+    )
     db.session.commit()
     log.info("knowledge change by %s (%s): %s", author, summary[:200], outcome.reason)
     return outcome
 
 
 def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) -> ChangeOutcome:
-    """Write the changed overlay beside the real one, load, train and evaluate it, and keep it only if it is no worse."""
+    """Write the changed overlay beside the real one, train and evaluate it, and keep it only if it is no worse."""
     config, current = app.config, state(app).knowledge
     library = current.base.library
     training, lexicon, normalizer = load_bot_data(config, library)
@@ -111,7 +117,9 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
             if intent_data.merge_examples(training, examples) is training:
                 return ChangeOutcome(False, "refused: every one of these is already a training example of that intent")
             overlay = intent_data.parse_examples(overlay_text, str(target))
-            candidate.write_text(intent_data.dump_examples(intent_data.add_examples(overlay, examples)), encoding="utf-8")
+            candidate.write_text(
+                intent_data.dump_examples(intent_data.add_examples(overlay, examples)), encoding="utf-8"
+            )
             changed = load_bot_data(config, library, intents_overlay=candidate)
         else:
             overlay = yaml.safe_load(overlay_text) or {}
@@ -126,8 +134,9 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
     questions = [q for path in config["HELDOUT_PATHS"] for q in intent_data.load_questions(path)]
     before = current_assessment(config, training, normalizer, questions)
     new_training, new_lexicon, new_normalizer = changed
-    model, after = assess(new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint,
-                          reference=training)
+    model, after = assess(
+        new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint, reference=training
+    )
     verdict = judge(before, after, config["GATE_TOLERANCE"])
     if verdict.accepted:
         candidate.replace(target)

@@ -11,7 +11,14 @@ from flask import Flask
 from web.views import admin, agent, api, mailclient, ops, pages, widget
 
 BLUEPRINTS = (
-    pages.pages, pages.analytics, api.api, ops.ops, mailclient.mail_clients, agent.agent, widget.widget, admin.admin,
+    pages.pages,
+    pages.analytics,
+    api.api,
+    ops.ops,
+    mailclient.mail_clients,
+    agent.agent,
+    widget.widget,
+    admin.admin,
 )
 
 

@@ -13,7 +13,7 @@ from analytics.gaps import KINDS as GAP_KINDS
 from analytics.gaps import REASONS as VOTE_REASONS
 from analytics.reports import report_charts
 from classifier import data as intent_data
-from web.errors import BadRequest
+from web.errors import InputError
 from web.extensions import db
 from web.forms import AdminForm, ImportForm, LogoutForm, NoteForm, SynonymForm
 from web.inbox import knowledge_gaps
@@ -40,10 +40,10 @@ def picked_rows(form) -> dict[str, tuple[str, ...]]:
         text = clean_text(form.get(f"question-{row}", ""))[: current_app.config["ASK_MAX_CHARS"]]
         intent = form.get(f"intent-{row}", "")
         if not text or not intent:
-            raise BadRequest("choose an intent and keep a question for every row you add")
+            raise InputError("choose an intent and keep a question for every row you add")
         examples.setdefault(intent, []).append(text)
     if not examples:
-        raise BadRequest("tick at least one row, or press a row's own button")
+        raise InputError("tick at least one row, or press a row's own button")
     return {intent: tuple(items) for intent, items in examples.items()}
 
 
@@ -61,16 +61,28 @@ def inbox():
     notes = defaultdict(list)
     for note in db.session.execute(sa.select(GapNote).where(GapNote.group_id.in_(ids)).order_by(GapNote.at)).scalars():
         notes[note.group_id].append(note)
-    changes = db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id.desc()).limit(8)).scalars().all()
-    return render_template("admin/inbox.html", groups=groups, notes=notes, changes=changes, days=days,
-                           kinds=GAP_KINDS, reasons=VOTE_REASONS, intents=intent_choices(), form=AdminForm(),
-                           labels=knowledge().base.responses.label, logout_form=LogoutForm())
+    changes = (
+        db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id.desc()).limit(8)).scalars().all()
+    )
+    return render_template(
+        "admin/inbox.html",
+        groups=groups,
+        notes=notes,
+        changes=changes,
+        days=days,
+        kinds=GAP_KINDS,
+        reasons=VOTE_REASONS,
+        intents=intent_choices(),
+        form=AdminForm(),
+        labels=knowledge().base.responses.label,
+        logout_form=LogoutForm(),
+    )
 
 
 def require_form(form: FlaskForm) -> None:
     if not form.validate_on_submit():
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        raise BadRequest(f"The form was incomplete or expired ({problems}). Go back, reload the page and try again.")
+        raise InputError(f"The form was incomplete or expired ({problems}). Go back, reload the page and try again.")
 
 
 @admin.post("/training")
@@ -104,9 +116,9 @@ def import_training():
     try:
         examples = intent_data.parse_examples(text, "the pasted examples")
     except intent_data.DataError as error:
-        raise BadRequest(str(error)) from None
+        raise InputError(str(error)) from None
     if not examples:
-        raise BadRequest("paste or upload training examples in the intents.yml format")
+        raise InputError("paste or upload training examples in the intents.yml format")
     flash(outcome_message(change_knowledge(current_user.email, examples=examples)))
     return redirect(url_for("admin.inbox"))
 
@@ -127,8 +139,14 @@ def add_note():
     """Note on a group that an article section is missing."""
     form = NoteForm()
     require_form(form)
-    db.session.add(GapNote(group_id=form.group.data, group_key=form.key.data, text=clean_text(form.text.data)[:1000],
-                           author=current_user.email))
+    db.session.add(
+        GapNote(
+            group_id=form.group.data,
+            group_key=form.key.data,
+            text=clean_text(form.text.data)[:1000],
+            author=current_user.email,
+        )
+    )
     db.session.commit()
     flash("Note saved.")
     return redirect(url_for("admin.inbox", _anchor=f"group-{form.group.data}"))
@@ -140,5 +158,10 @@ def reports_page():
     """Show top intents and their trend, helpfulness and the fallback rate, as charts with their tables."""
     days = int_arg("days", current_app.config["REPORT_DAYS"], 1, 366)
     reports = build_reports(days)
-    return render_template("admin/reports.html", reports=reports, charts=report_charts(reports, knowledge().base.responses.label), days=days,
-                           logout_form=LogoutForm())
+    return render_template(
+        "admin/reports.html",
+        reports=reports,
+        charts=report_charts(reports, knowledge().base.responses.label),
+        days=days,
+        logout_form=LogoutForm(),
+    )

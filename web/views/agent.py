@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from mailclient.checkinput import settings_in_question
 from web.answering import draft_reply, help_center_url, knowledge_args
 from web.auth import normalize_email, safe_next, sign_in
-from web.errors import BadRequest
+from web.errors import InputError
 from web.forms import ConsoleForm, LoginForm, LogoutForm
 from web.inputs import REPLY_MAX_BODY_BYTES
 from web.state import knowledge
@@ -31,7 +31,9 @@ def login():
     result = sign_in(form.email.data, form.password.data, request.remote_addr or "unknown")
     if result.agent is None:
         log.info("failed sign-in for %s from %s", normalize_email(form.email.data), request.remote_addr)
-        return render_template("agent/login.html", form=form, error=result.message, next=request.args.get("next", "")), result.status
+        return render_template(
+            "agent/login.html", form=form, error=result.message, next=request.args.get("next", "")
+        ), result.status
     session.clear()
     login_user(result.agent)
     return redirect(safe_next(request.args.get("next")))
@@ -59,10 +61,14 @@ def console():
     if form.validate_on_submit():
         try:
             draft = draft_reply(
-                form.message.data, intent=form.intent.data or None, customer_name=form.customer_name.data,
-                agent_name=current_user.name, signature=form.signature.data, base_url=help_center_url(),
+                form.message.data,
+                intent=form.intent.data or None,
+                customer_name=form.customer_name.data,
+                agent_name=current_user.name,
+                signature=form.signature.data,
+                base_url=help_center_url(),
             )
-        except BadRequest as error:
+        except InputError as error:
             form.message.errors = [*form.message.errors, str(error)]
             status = 400
     elif form.is_submitted():
@@ -70,5 +76,6 @@ def console():
     # When the customer described their mail-app settings, show the checker's verdicts beside the answer.
     check = settings_in_question(draft.message.text, *knowledge_args()) if draft else None
     intents = [(i, knowledge().base.responses.label(i)) for i in knowledge().base.responses.answers]
-    return render_template("agent/console.html", form=form, draft=draft, check=check, intents=intents,
-                           logout_form=LogoutForm()), status
+    return render_template(
+        "agent/console.html", form=form, draft=draft, check=check, intents=intents, logout_form=LogoutForm()
+    ), status

@@ -20,7 +20,7 @@ from replies.reply import MAX_NAME_CHARS
 from web.answering import draft_reply, help_center_url, knowledge_args, respond, run_search, settings_check_for
 from web.auth import api_agent
 from web.config import ARTICLE_URL, ROOT
-from web.errors import BadRequest
+from web.errors import InputError
 from web.events import record_click, record_vote, request_channel
 from web.forms import SIGNATURE_MAX_CHARS
 from web.inputs import REPLY_MAX_BODY_BYTES, int_arg, json_body, optional_text, query_text, text_field
@@ -122,7 +122,12 @@ def api_article(slug: str):
     if found is None:
         abort(404, description=f"no article '{slug}'")
     sections = [
-        {"anchor": s.anchor, "title": s.title, "level": s.level, "url": f"{ARTICLE_URL}{slug}#{s.anchor}" if s.anchor else ARTICLE_URL + slug}
+        {
+            "anchor": s.anchor,
+            "title": s.title,
+            "level": s.level,
+            "url": f"{ARTICLE_URL}{slug}#{s.anchor}" if s.anchor else ARTICLE_URL + slug,
+        }
         for s in found.sections
     ]
     return jsonify(**article_summary(found), sections=sections, html=found.html, markdown=found.markdown)
@@ -140,7 +145,7 @@ def api_check_settings():
     try:
         result = check_payload(json_body(), *knowledge_args(), current_app.config["CHECK_MAX_CHARS"])
     except CheckInputError as exc:
-        raise BadRequest(str(exc)) from None
+        raise InputError(str(exc)) from None
     return jsonify(result.as_dict())
 
 
@@ -153,12 +158,19 @@ def api_reply():
     message = text_field(payload, "message", current_app.config["REPLY_MESSAGE_MAX_CHARS"], multiline=True)
     fmt = payload.get("format")
     if fmt not in REPLY_FORMATS:
-        raise BadRequest(f"'format' must be one of: {', '.join(REPLY_FORMATS)}")
+        raise InputError(f"'format' must be one of: {', '.join(REPLY_FORMATS)}")
     intent = optional_text(payload, "intent", 100)
     customer_name = optional_text(payload, "customer_name", MAX_NAME_CHARS)
     signature = optional_text(payload, "signature", SIGNATURE_MAX_CHARS, multiline=True)
-    draft = draft_reply(message, intent=intent, customer_name=customer_name, agent_name=author.name,
-                        signature=signature, base_url=help_center_url(), formats=(fmt,))
+    draft = draft_reply(
+        message,
+        intent=intent,
+        customer_name=customer_name,
+        agent_name=author.name,
+        signature=signature,
+        base_url=help_center_url(),
+        formats=(fmt,),
+    )
     reply = draft.replies[fmt]
     return jsonify(
         reply=reply.text,
@@ -176,22 +188,22 @@ def api_reply():
 
 @api.post("/feedback")
 def api_feedback():
-    """Store a "Was this helpful?" vote: ``{"intent": "...", "helpful": true, "session": "...", "reason"?, "question"?}``.
+    """Store a "Was this helpful?" vote: ``{"intent", "helpful": true|false, "session"?, "reason"?, "question"?}``.
 
-    The vote goes to the analytics events (see init_analytics); ``reason`` says why an
+    The vote goes to the analytics events (see web.events); ``reason`` says why an
     answer did not help (``not_related`` or ``not_answered``).
     """
     payload = json_body()
     intent = text_field(payload, "intent", 100)
     if intent not in knowledge().training.names:
-        raise BadRequest(f"'intent' must be an intent the bot answered with, not {intent!r}")
+        raise InputError(f"'intent' must be an intent the bot answered with, not {intent!r}")
     helpful = payload.get("helpful")
     if not isinstance(helpful, bool):
-        raise BadRequest("'helpful' is required and must be true or false")
+        raise InputError("'helpful' is required and must be true or false")
     session = text_field(payload, "session", 100, required=False)
     reason = text_field(payload, "reason", 100, required=False)
     if reason is not None and reason not in VOTE_REASONS:
-        raise BadRequest(f"'reason' must be one of: {', '.join(VOTE_REASONS)}")
+        raise InputError(f"'reason' must be one of: {', '.join(VOTE_REASONS)}")
     question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"], required=False)
     log.info("feedback: intent=%s helpful=%s session=%s", intent, helpful, session or "-")
     record_vote(helpful=helpful, intent=intent, reason=reason, question=question, session_id=session)
@@ -206,10 +218,10 @@ def api_search_click():
     if isinstance(rank, float) and rank.is_integer():
         rank = int(rank)  # JSON does not tell 3 from 3.0
     if not isinstance(url, str):
-        raise BadRequest("'url' is required and must be a string: the result's url")
+        raise InputError("'url' is required and must be a string: the result's url")
     if ref is not None and (not isinstance(ref, str) or len(ref) > 32):
-        raise BadRequest("'ref' must be the search's ref: a string of at most 32 characters")
+        raise InputError("'ref' must be the search's ref: a string of at most 32 characters")
     if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
-        raise BadRequest("'rank' must be a whole number from 1")
+        raise InputError("'rank' must be a whole number from 1")
     record_click(url, ref, rank, request_channel())
     return jsonify(status="logged"), 202

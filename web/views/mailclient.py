@@ -12,7 +12,7 @@ from mailclient.checker import CheckInputError
 from mailclient.checkinput import check_form, safe_echo
 from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
 from web.answering import knowledge_args
-from web.errors import BadRequest
+from web.errors import InputError
 from web.state import knowledge
 
 mail_clients = Blueprint("mailclient", __name__)
@@ -42,8 +42,9 @@ def check_page():
     form = safe_echo(request.form)
     if result is not None and result.description is not None:
         form["description"] = result.description
-    page = render_template("mailclient/check.html", result=result, error=error, form=form,
-                           max_chars=current_app.config["CHECK_MAX_CHARS"])
+    page = render_template(
+        "mailclient/check.html", result=result, error=error, form=form, max_chars=current_app.config["CHECK_MAX_CHARS"]
+    )
     return page, 400 if error else 200
 
 
@@ -71,8 +72,9 @@ def setup_page():
             guide = setup_guide(settings, library, address, parse_client(client), article_url)
         except SetupError as exc:
             error = str(exc)
-    page = render_template("mailclient/setup.html", guide=guide, error=error, address=address, client=client,
-                           clients=CLIENT_NAMES)
+    page = render_template(
+        "mailclient/setup.html", guide=guide, error=error, address=address, client=client, clients=CLIENT_NAMES
+    )
     return page, 400 if error else 200
 
 
@@ -83,18 +85,25 @@ def apple_profile_download():
     try:
         body = autoconfig.apple_profile(settings, request.args.get("address", ""))
     except autoconfig.AddressError as exc:
-        raise BadRequest(str(exc)) from None
+        raise InputError(str(exc)) from None
     filename = autoconfig.profile_filename(settings)
-    return Response(body, content_type=MOBILECONFIG_CONTENT_TYPE,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body,
+        content_type=MOBILECONFIG_CONTENT_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @mail_clients.get("/operator/dns-records")
 def dns_records_page():
     """Show operators the DNS SRV records and the names mail apps look up."""
     settings = knowledge().base.settings
-    return render_template("mailclient/dns.html", records=autoconfig.srv_records(settings), domain=settings.domain,
-                           ttl=autoconfig.SRV_TTL_SECONDS)
+    return render_template(
+        "mailclient/dns.html",
+        records=autoconfig.srv_records(settings),
+        domain=settings.domain,
+        ttl=autoconfig.SRV_TTL_SECONDS,
+    )
 
 
 @mail_clients.post("/autodiscover/autodiscover.xml")

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from analytics.gaps import REASONS as VOTE_REASONS
 from web.answering import run_search
 from web.config import ARTICLE_URL
-from web.errors import BadRequest
+from web.errors import InputError
 from web.events import record_click, record_vote
 from web.forms import ArticleVoteForm
 from web.inputs import int_arg, query_text
@@ -34,9 +34,14 @@ def article(slug: str):
     if found is None:
         abort(404, description="We could not find that article. It may have moved: try searching for it.")
     # The "Was this helpful?" form under the article posts to analytics.article_vote.
-    return render_template("pages/article.html", article=found, related=library.related(found),
-                           vote_form=ArticleVoteForm(formdata=None), vote_reasons=VOTE_REASONS,
-                           vote_thanks=request.args.get("feedback") == "thanks")
+    return render_template(
+        "pages/article.html",
+        article=found,
+        related=library.related(found),
+        vote_form=ArticleVoteForm(formdata=None),
+        vote_reasons=VOTE_REASONS,
+        vote_thanks=request.args.get("feedback") == "thanks",
+    )
 
 
 @pages.get("/search")
@@ -47,8 +52,9 @@ def search_page():
         return render_template("pages/search.html", query="", results=None)
     page = int_arg("page", 1, 1, current_app.config["SEARCH_MAX_PAGE"])
     results, ref = run_search(text, current_app.config["SEARCH_LIMIT"], page)
-    return render_template("pages/search.html", query=text, results=results, ref=ref,
-                           categories=knowledge().base.library.categories())
+    return render_template(
+        "pages/search.html", query=text, results=results, ref=ref, categories=knowledge().base.library.categories()
+    )
 
 
 analytics = Blueprint("analytics", __name__)
@@ -61,7 +67,7 @@ def article_vote(slug: str):
         abort(404, description="We could not find that article.")
     form = ArticleVoteForm()
     if not form.validate_on_submit():
-        raise BadRequest("This form expired or was incomplete. Go back, reload the article and vote again.")
+        raise InputError("This form expired or was incomplete. Go back, reload the article and vote again.")
     record_vote(helpful=form.vote.data == "up", article=slug, reason=form.reason.data or None)
     return redirect(url_for("pages.article", slug=slug, feedback="thanks", _anchor="feedback"))
 
