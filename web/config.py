@@ -361,7 +361,7 @@ def shown_default(setting: Setting) -> str:
         return "null"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
-    return f"`{default!r}`" if isinstance(default, str) else f"`{default}`"
+    return f"`{default}`"
 
 
 def settings_table() -> str:
