@@ -13,7 +13,9 @@ import re
 # Order matters: an email address holds dots and digits that later patterns would cut apart,
 # and an IP address is digits that the digit-run pattern would half-match.
 PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("[email]", re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)),
+    # It starts only where a run of address characters starts: tried from every character of
+    # a long run without an "@", it would read the rest of the run each time (quadratic).
+    ("[email]", re.compile(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)),
     # Two letters, two check digits, then 11 to 30 letters or digits, maybe in groups of four.
     ("[iban]", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")),
     ("[ip]", re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\w.]*\d)")),

@@ -42,8 +42,9 @@ APPLE_AUTH = {
     Auth.ENCRYPTED_PASSWORD: "EmailAuthCRAMMD5",
     Auth.NTLM: "EmailAuthNTLM",
 }
+# Used whole (fullmatch, at most MAX_ADDRESS_CHARS); the look-behind keeps a search linear too.
 ADDRESS_RE = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
+    r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 )
 MAX_ADDRESS_CHARS = 254
 AUTODISCOVER_REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"

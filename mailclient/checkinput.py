@@ -15,6 +15,7 @@ that meant nothing are reported in ``not_understood`` and left unchecked.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Mapping
@@ -61,9 +62,13 @@ MENTION_MAX_ERRORS = 3
 
 # --- passwords ---------------------------------------------------------------------
 
-PASSWORD_WORDS = r"password|passwort|passwd|pass\s*word|passcode|kennwort|pwd|pw"
+PASSWORD_WORDS = r"password|passwort|passwd|pass\s*+word|passcode|kennwort|pwd|pw"
+# Between a key and its value: spaces, then maybe ":", "=" or "is" and more spaces. Each run of
+# spaces is possessive (taken whole, never given back a space at a time): two optional runs side
+# by side could otherwise split one long run in every way, which is quadratic in its length.
+KEY_SEPARATOR = r"\s*+(?:(?:[:=]|\bis\b)\s*+)?"
 PASSWORD_RE = re.compile(
-    rf"\b(?P<key>(?:{PASSWORD_WORDS})\b|pass(?=\s*[:=]))(?![-/])(?P<sep>\s*(?:[:=]|\bis\b)?\s*)"
+    rf"\b(?P<key>(?:{PASSWORD_WORDS})\b|pass(?=\s*+[:=]))(?![-/])(?P<sep>{KEY_SEPARATOR})"
     r"(?P<value>[\"'“‘]?[^\s,;\"'”’\x00]+[\"'”’]?)",
     re.I,
 )
@@ -289,13 +294,13 @@ ALL_PROTOCOLS = [label for labels in PROTOCOL_LABELS.values() for label in label
 USER_VALUE = r"(?P<v>[^\s,;\x00]*[^\s,;\x00.!?)\"'])"
 USERNAME_RES = (
     re.compile(
-        rf"\b(?:user\s*name|user\s*id|user|account\s*name|benutzername|benutzer)\s*(?:[:=]|\bis\b|\bas\b)?\s*"
-        rf"(?:just\s+|only\s+|simply\s+)?{USER_VALUE}",
+        rf"\b(?:user\s*+name|user\s*+id|user|account\s*+name|benutzername|benutzer)\s*+(?:(?:[:=]|\bis\b|\bas\b)\s*+)?"
+        rf"(?:just\s++|only\s++|simply\s++)?{USER_VALUE}",
         re.I,
     ),
     re.compile(
-        rf"\b(?:login\s*name|login|log\s*in|logging\s+in|sign\s*in|signing\s+in)\s*(?:[:=]|\bis\b|\bas\b|\bwith\b)"
-        rf"\s*(?:just\s+|only\s+|simply\s+)?{USER_VALUE}",
+        rf"\b(?:login\s*+name|login|log\s*+in|logging\s++in|sign\s*+in|signing\s++in)\s*+(?:[:=]|\bis\b|\bas\b|\bwith\b)"
+        rf"\s*+(?:just\s++|only\s++|simply\s++)?{USER_VALUE}",
         re.I,
     ),
 )
@@ -309,36 +314,36 @@ HOST_RE = re.compile(
     r"\.?(?::\d{1,5})?(?![\w@-])",
     re.I,
 )
-CLIENT_RE = re.compile(rf"{START}(?:{phrase_pattern(ALL_CLIENTS)})(?:\s+\d+(?:\.\d+)*)?{END}", re.I)
+CLIENT_RE = re.compile(rf"{START}(?:{phrase_pattern(ALL_CLIENTS)})(?:\s++\d+(?:\.\d+)*)?{END}", re.I)
 OUTGOING_AUTH_RE = re.compile(
-    r"(?:my\s+)?outgoing\s+server\s*(?:\(smtp\)\s*)?(?P<neg>does\s*n[o']t\s+require|requires?)\s+authentication"
-    r"(?:\s*[:=]?\s*(?:is\s+)?(?P<state>on|off|yes|no|checked|unchecked|enabled|disabled|true|false)\b)?",
+    r"(?:my\s++)?outgoing\s++server\s*+(?:\(smtp\)\s*+)?(?P<neg>does\s*+n[o']t\s++require|requires?)\s++authentication"
+    r"(?:\s*+(?:[:=]\s*+)?(?:is\s++)?(?P<state>on|off|yes|no|checked|unchecked|enabled|disabled|true|false)\b)?",
     re.I,
 )
 AUTH_OFF_RE = re.compile(
-    r"\b(?:no|without|disabled?|off)\s+(?:smtp\s+)?auth(?:entication)?\b"
-    r"|\bauth(?:entication)?\s+(?:is\s+)?(?:off|disabled|none|unchecked|not\s+required)\b"
-    r"|\b(?:does\s*n[o']t|do\s*n[o']t|doesnt|dont)\s+(?:require|need|use)\s+auth(?:entication)?\b",
+    r"\b(?:no|without|disabled?|off)\s++(?:smtp\s++)?auth(?:entication)?\b"
+    r"|\bauth(?:entication)?\s++(?:is\s++)?(?:off|disabled|none|unchecked|not\s++required)\b"
+    r"|\b(?:does\s*+n[o']t|do\s*+n[o']t|doesnt|dont)\s++(?:require|need|use)\s++auth(?:entication)?\b",
     re.I,
 )
 AUTH_KEYED_RE = re.compile(
-    rf"\b(?:smtp\s+)?(?:auth(?:entication)?(?:\s+method)?|login\s+method)\s*(?:[:=]|\bis\b)?\s*"
+    rf"\b(?:smtp\s++)?(?:auth(?:entication)?(?:\s++method)?|login\s++method){KEY_SEPARATOR}"
     rf"(?P<v>{phrase_pattern(ALL_AUTH)}){END}",
     re.I,
 )
 AUTH_ON_RE = re.compile(
-    r"\b(?:requires?|with|using|use)\s+(?:smtp\s+)?auth(?:entication)?\b|\bauthentication\s+required\b", re.I
+    r"\b(?:requires?|with|using|use)\s++(?:smtp\s++)?auth(?:entication)?\b|\bauthentication\s++required\b", re.I
 )
 AUTH_FREE_RE = re.compile(rf"{START}(?P<v>{phrase_pattern(FREE_AUTH)}){END}", re.I)
 SECURITY_KEYED_RE = re.compile(
-    r"\b(?:connection\s+security|security(?:\s+type)?|encryption(?:\s+method)?|socket\s*type|secure\s+connection|"
-    rf"use\s+ssl|ssl|tls)\s*(?:[:=]|\bis\b)\s*(?P<v>{phrase_pattern(ALL_SECURITY)}){END}",
+    r"\b(?:connection\s++security|security(?:\s++type)?|encryption(?:\s++method)?|socket\s*+type|secure\s++connection|"
+    rf"use\s++ssl|ssl|tls)\s*+(?:[:=]|\bis\b)\s*+(?P<v>{phrase_pattern(ALL_SECURITY)}){END}",
     re.I,
 )
 SECURITY_FREE_RE = re.compile(rf"{START}(?P<v>{phrase_pattern(FREE_SECURITY)}){END}", re.I)
 BOTH_RE = re.compile(
-    r"\b(?:incoming|receiving)\s*(?:and|&|/|\+)\s*(?:outgoing|sending)\b|\b(?:outgoing|sending)\s*(?:and|&|/|\+)\s*"
-    r"(?:incoming|receiving)\b|\bboth\s+(?:servers|directions|ways)\b|\bfor\s+both\b",
+    r"\b(?:incoming|receiving)\s*+(?:and|&|/|\+)\s*+(?:outgoing|sending)\b|\b(?:outgoing|sending)\s*+(?:and|&|/|\+)"
+    r"\s*+(?:incoming|receiving)\b|\bboth\s++(?:servers|directions|ways)\b|\bfor\s++both\b",
     re.I,
 )
 DIRECTION_RES = (
@@ -346,21 +351,21 @@ DIRECTION_RES = (
     (re.compile(r"\b(?:outgoing|outbound|sending|send)\b", re.I), OUTGOING),
 )
 PROTOCOL_RE = re.compile(rf"{START}(?:{phrase_pattern(ALL_PROTOCOLS)}){END}", re.I)
-PORT_KEYED_RE = re.compile(r"\bports?\s*(?:number\s*)?(?:[:=#]|\bis\b)?\s*(?P<v>\d{1,6})\b", re.I)
+PORT_KEYED_RE = re.compile(r"\bports?\s*+(?:number\s*+)?(?:(?:[:=#]|\bis\b)\s*+)?(?P<v>\d{1,6})\b", re.I)
 BARE_NUMBER_RE = re.compile(
-    r"(?<![\w.:/%\x00-])(?P<v>\d{1,6})(?![\w%]|\.\d)(?!\s*(?:accounts?|e?-?mails?|messages?|days?|hours?|minutes?|"
+    r"(?<![\w.:/%\x00-])(?P<v>\d{1,6})(?![\w%]|\.\d)(?!\s*+(?:accounts?|e?-?mails?|messages?|days?|hours?|minutes?|"
     r"times?|mb|gb|kb|devices?|users?|years?|x)\b)",
     re.I,
 )
 # Version numbers of systems and apps are not ports ("Windows 11", "version 115").
 VERSION_RE = re.compile(
-    r"\b(?:windows|win|version|ver|v|build|office|ubuntu|debian|fedora|mac\s*os\s*x?)\s*\d+(?:\.\d+)*\b", re.I
+    r"\b(?:windows|win|version|ver|v|build|office|ubuntu|debian|fedora|mac\s*+os(?:\s*+x)?)\s*+\d+(?:\.\d+)*\b", re.I
 )
 # Settings need a port (a number standing alone, or right after "port") or a host (a dotted
 # name, or an address of numbers); without one of them, reading is wasted. "pop3" is neither.
-SETTINGS_HINT_RE = re.compile(r"(?<!\w)\d|ports?\s*(?:number\s*)?\d|[a-z0-9]\.[a-z]{2}", re.I)
+SETTINGS_HINT_RE = re.compile(r"(?<!\w)\d|ports?\s*+(?:number\s*+)?\d|[a-z0-9]\.[a-z]{2}", re.I)
 CLAUSE_BREAK_RE = re.compile(r"[,;\n|]|\.(?=\s|$)|\s(?:and|but|then|while|also|plus)\s|\s[-–—]\s", re.I)
-REMOVED_RE = re.compile(rf"\b(?:{PASSWORD_WORDS}|pass)\s*(?:[:=]|\bis\b)?\s*{re.escape(REMOVED)}", re.I)
+REMOVED_RE = re.compile(rf"\b(?:{PASSWORD_WORDS}|pass){KEY_SEPARATOR}{re.escape(REMOVED)}", re.I)
 # Words that carry no setting; anything else left over is reported as not understood.
 FILLER = frozenset(
     "server servers mail email e-mail emails port ports host hostname name address setting settings set setup "
@@ -462,7 +467,8 @@ class _Reader:
     def place(self) -> tuple[dict[str, list[_Piece]], list[_Piece]]:
         """Give each piece the direction of its clause; return them by direction, and those left over."""
         starts = self.clauses()
-        clause_of = {id(p): sum(1 for s in starts if s <= p.start) for p in self.pieces}
+        # Clause starts are in order: a binary search keeps many short clauses linear.
+        clause_of = {id(p): bisect.bisect_right(starts, p.start) for p in self.pieces}
         ordered = sorted(self.pieces, key=lambda p: p.start)
         # "N for incoming": a clause's one direction word counts from the clause's start.
         by_clause: dict[int, list[_Piece]] = {}

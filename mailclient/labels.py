@@ -330,10 +330,16 @@ CERTIFICATE_RE = re.compile(
 )
 
 
+LABEL_PUNCTUATION_RE = re.compile(r"[_\-:=,\"'()\[\]]")
+# A version after an app's name ("Outlook 2016"). It starts only where a run of spaces starts, and
+# takes the run whole (possessive), so a long run is read once, not once per space.
+CLIENT_VERSION_RE = re.compile(r"(?<!\s)\s++\d++(?:\.\d++)*+$")
+
+
 def label_key(text: str) -> str:
     """Reduce a label to the form the vocabularies use: lower case, separators collapsed."""
-    key = re.sub(r"[_\-:=,\"'()\[\]]", " ", text.lower())
-    key = re.sub(r"\s*/\s*", "/", key)
+    key = LABEL_PUNCTUATION_RE.sub(" ", text.lower())
+    key = "/".join(part.strip() for part in key.split("/"))
     return " ".join(key.split()).strip(" .")
 
 
@@ -349,7 +355,7 @@ def normalize_client(text: str | None) -> Client | None:
     """Return the app family a name belongs to, or None if it is not one we know."""
     if not text:
         return None
-    for key in (label_key(text), label_key(re.sub(r"\s+\d+(?:\.\d+)*$", "", text.strip()))):  # "Outlook 2016"
+    for key in (label_key(text), label_key(CLIENT_VERSION_RE.sub("", text.strip()))):  # "Outlook 2016"
         found = _lookup(CLIENT_LABELS, key) or (Client(key) if key in {c.value for c in Client} else None)
         if found:
             return found
@@ -446,12 +452,23 @@ def port_facts(settings: MailSettings) -> dict[int, PortFact]:
     return facts
 
 
+# What may stand between the words of a label in free text ("SSL / TLS", "STARTTLS (if available)").
+LABEL_SEPARATORS = "_-:=(),"
+
+
 def phrase_pattern(labels) -> str:
     """Return a regex alternation matching any of the labels in free text, longest first."""
+    # Separators are possessive (``*+``): a run of them is taken whole or not at all, never
+    # given back one character at a time. Every word starts with a letter or digit, which no
+    # separator is, so nothing a greedy run could match is lost, and the match stays linear.
     parts = []
     for label in sorted(set(labels), key=len, reverse=True):
-        words = [r"\s*/\s*".join(re.escape(piece) for piece in word.split("/")) for word in label.split(" ")]
-        parts.append(r"[\s_\-:=(),]*".join(words))
+        words = [
+            r"\s*+/\s*+".join(re.escape(piece) for piece in word.strip(LABEL_SEPARATORS).split("/"))
+            for word in label.split(" ")
+            if word.strip(LABEL_SEPARATORS)
+        ]
+        parts.append(r"[\s_\-:=(),]*+".join(words))
     return "|".join(parts)
 
 
