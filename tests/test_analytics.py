@@ -257,3 +257,29 @@ def test_the_widget_reports_clicks_on_api_search_results(lapp):
         response = client.post("/api/search/click", json=bad)
         assert response.status_code == 400 and "error" in response.get_json()
     assert len(stored(lapp, kind="click")) == 1
+
+
+def test_a_lone_surrogate_costs_no_event(lapp):
+    """Half a UTF-16 pair in a question, session, vote or click is cleaned; the batch around it is kept."""
+    client = lapp.test_client()
+    surrogate = "imap \ud800 settings"
+    for n in range(56):
+        client.post("/api/ask", json={"question": f"what is the imap port {n}"})
+    assert client.post("/api/ask", json={"question": surrogate, "session": "s-\ud800"}).status_code == 200
+    assert client.post("/api/feedback", json={"intent": "imap_settings", "helpful": False, "question": surrogate})
+    assert client.post("/api/search/click", json={"url": "/articles/email-protocols", "ref": "r\udfff"}).status_code
+    events = stored(lapp)
+    assert len(events) == 59 and state(lapp).events.failed == 0
+    odd = [e for e in events if e.text and "\ufffd" in e.text]
+    assert [e.text for e in odd] == ["imap \ufffd settings"] * 2
+    assert all(e.ref is None or "\udfff" not in e.ref for e in events)
+
+
+def test_an_event_the_database_refuses_costs_no_other(lapp):
+    """A value the database cannot take fails its own event only; the others in its batch are stored."""
+    events = state(lapp).events
+    failed = events.failed
+    rows = [{"kind": "click", "channel": "api", "target": f"/articles/a{n}", "at": utcnow()} for n in range(20)]
+    rows.insert(7, {"kind": "click", "channel": "api", "target": "/articles/x", "rank": 2**70, "at": utcnow()})
+    assert events.write(rows) is False
+    assert len(stored(lapp, kind="click")) == 20 and events.failed == failed + 1

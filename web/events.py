@@ -50,6 +50,10 @@ def prepare_event(event: dict) -> dict:
     """Turn a recorded event into a row: redact the free text and fit every string to its column."""
     row = dict.fromkeys(EVENT_COLUMNS)
     row.update((key, value) for key, value in event.items() if key in EVENT_COLUMNS)
+    for name, value in row.items():
+        if isinstance(value, str):
+            # Views clean what they read, but an event must be storable whoever recorded it.
+            row[name] = clean_text(value, keep="\n\t")
     for name in ("text", "reason"):
         if row[name]:
             row[name] = redact(row[name])
@@ -147,22 +151,47 @@ class EventLog:
                     self.queue.task_done()
 
     def write(self, batch: list[dict]) -> bool:
-        """Insert a batch in one transaction; retry while the database is locked. Return whether it was stored."""
-        rows = [prepare_event(event) for event in batch]
-        for attempt, pause in enumerate((*self.RETRY_SECONDS, None)):
+        """Insert a batch in one transaction; retry while the database is locked. Return whether all was stored.
+
+        If the database refuses the batch for what is in it (a value it cannot store) rather
+        than for being unavailable, the events are inserted one at a time: one event it cannot
+        store never costs the others.
+        """
+        rows = []
+        for event in batch:
+            try:
+                rows.append(prepare_event(event))
+            except Exception:  # an event no row can be made of is counted and left out
+                self.failed += 1
+                log.exception("could not prepare an analytics event; it was left out")
+        if not rows:
+            return False
+        error = self._insert(rows)
+        if error is None:
+            return True
+        if len(rows) == 1 or isinstance(error, sa.exc.OperationalError):
+            self.failed += len(rows)
+            log.error("could not store %d analytics events: %s", len(rows), error)
+            return False
+        refused = [row for row in rows if self._insert([row]) is not None]
+        self.failed += len(refused)
+        log.error(
+            "could not store %d of %d analytics events, the others were stored: %s", len(refused), len(rows), error
+        )
+        return not refused
+
+    def _insert(self, rows: list[dict]) -> Exception | None:
+        """Insert rows in one transaction, retrying while the database is locked; return the error if it failed."""
+        for pause in (*self.RETRY_SECONDS, None):
             try:
                 with self.engine.begin() as connection:
                     connection.execute(sa.insert(Event.__table__), rows)
-                return True
-            except sa.exc.SQLAlchemyError as error:
-                if pause is None or not is_transient(error):
-                    self.failed += len(rows)
-                    log.error(
-                        "could not store %d analytics events after %d attempts: %s", len(rows), attempt + 1, error
-                    )
-                    return False
+                return None
+            except Exception as error:  # a driver raises its own errors too (a string it cannot encode)
+                if pause is None or not (isinstance(error, sa.exc.SQLAlchemyError) and is_transient(error)):
+                    return error
                 time.sleep(pause)
-        return False
+        return None
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued event is written (or failed); return False on timeout."""

@@ -16,9 +16,34 @@ REPLY_MAX_BODY_BYTES = 256 * 1024
 BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"  # U+3000 is the last space
 
 
+# Lone surrogates (half a UTF-16 pair, as "\ud800" in JSON) are not text: no database or file can
+# store them as UTF-8. Bidirectional overrides and isolates turn what follows them around on
+# screen ("gpj.exe" shown as "exe.jpg"), so a question would be shown other than it was typed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+REPLACEMENT = "\ufffd"
+
+
+def clean_char(ch: str, keep: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "Cc" and ch not in keep:
+        return " "
+    if category == "Cs":
+        return REPLACEMENT
+    if ch in BIDI_CONTROLS:
+        return ""
+    return ch
+
+
 def clean_text(value: str, keep: str = "") -> str:
-    """Turn control characters (except those in ``keep``) into spaces and trim: what is left is what a person typed."""
-    return "".join(" " if unicodedata.category(ch) == "Cc" and ch not in keep else ch for ch in value).strip(BLANK)
+    """Make text safe to store and show, and trim it: what is left is what a person typed.
+
+    Control characters (except those in ``keep``) become spaces, lone surrogates the
+    replacement character, and bidirectional overrides are dropped.
+    """
+    if value.isascii():  # most text, and quickly: only ASCII control characters to look at
+        if value.isprintable():
+            return value.strip(BLANK)
+    return "".join(clean_char(ch, keep) for ch in value).strip(BLANK)
 
 
 def query_text(name: str = "q", required: bool = True) -> str:
