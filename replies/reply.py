@@ -14,6 +14,7 @@ such as ``[customer name]`` stands in its place and the reply lists it as missin
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -39,6 +40,7 @@ AGENT_NAME = "agent_name"
 MARKERS = {CUSTOMER_NAME: "[customer name]", AGENT_NAME: "[agent name]"}
 MAX_NAME_CHARS = 100
 
+HTML_MARKDOWN_SPECIALS = MARKDOWN_INLINE_SPECIALS.replace("<", "").replace(">", "")
 MARKDOWN_LINK_RE = re.compile(r"(\]\()([^)\s]+)(\))")
 ORDERED_ITEM_RE = re.compile(r"^(\d+)([.)])")
 
@@ -87,7 +89,7 @@ def compose_reply(
     if fmt == "text":
         text = reply_text(parts)
     else:
-        markdown = reply_markdown(parts)
+        markdown = reply_markdown(parts, for_html=fmt == "html")
         text = markdown if fmt == "markdown" else markdown_to_html(markdown)
     return Reply(text=text, missing=missing, sections_used=sources)
 
@@ -129,10 +131,16 @@ def settings_block(direction: str, entry: dict) -> str:
     return settings_heading(direction, entry) + "\n" + "\n".join(lines)
 
 
-def reply_markdown(parts: ReplyParts) -> str:
-    """Write a reply as Markdown (the HTML format renders this)."""
+def reply_markdown(parts: ReplyParts, for_html: bool = False) -> str:
+    """Write a reply as Markdown; ``for_html``: Markdown that Python-Markdown turns into the HTML reply.
+
+    Python-Markdown has no backslash escape for "<" (CommonMark has), so "\\<" would show as
+    typed; for HTML, the names and signature are HTML-escaped instead.
+    """
 
     def escape(text: str) -> str:
+        if for_html:
+            return escape_markdown(html.escape(text, quote=False), HTML_MARKDOWN_SPECIALS)
         return escape_markdown(text, MARKDOWN_INLINE_SPECIALS)
 
     blocks = [f"Hello {escape(parts.greeting)},"]

@@ -255,3 +255,33 @@ def test_session_cookie_is_httponly_lax_and_secure_outside_debug_and_testing(tmp
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
     testing = create_app(make_config(tmp_path / "testing"))
     assert testing.config["SESSION_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    "target", ["/%09/evil.example", "/%0d/x", "/%0a/x", "/\\evil.example", "/%5c/evil.example", "//evil.example"]
+)
+def test_sign_in_never_redirects_off_site_or_fails_on_an_odd_next(agent_app, target):
+    client = agent_app.test_client()
+    data = {"csrf_token": csrf_token(client), "email": EMAIL, "password": AGENT_PASSWORD}
+    response = client.post(f"/agent/login?next={target}", data=data)
+    assert response.status_code == 302 and response.headers["Location"] == "/agent"
+
+
+def test_a_token_notes_its_use_rarely_and_a_busy_database_never_fails_the_reply(agent_app):
+    token = agent_app.test_cli_runner().invoke(args=["create-agent-token", EMAIL]).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"message": "smtp port", "format": "text"}
+    client = agent_app.test_client()
+    assert client.post("/api/reply", json=body, headers=headers).status_code == 200
+    with agent_app.app_context():
+        first = db.session.execute(sa.select(AgentToken.last_used_at)).scalar_one()
+        # Another writer holds the database: a reply must not need to write.
+        blocker = db.engine.raw_connection()
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            for _ in range(3):
+                assert client.post("/api/reply", json=body, headers=headers).status_code == 200
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert db.session.execute(sa.select(AgentToken.last_used_at)).scalar_one() == first

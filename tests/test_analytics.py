@@ -283,3 +283,20 @@ def test_an_event_the_database_refuses_costs_no_other(lapp):
     rows.insert(7, {"kind": "click", "channel": "api", "target": "/articles/x", "rank": 2**70, "at": utcnow()})
     assert events.write(rows) is False
     assert len(stored(lapp, kind="click")) == 20 and events.failed == failed + 1
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/articles/email-protocols%0d%0aSet-Cookie:%20x=1", "/articles/a%0ab", "/articles/%09x", "/%09/evil.example"],
+)
+def test_a_result_link_with_a_line_break_is_a_400_not_a_500(lapp, target):
+    response = lapp.test_client().get(f"/search/open?to={target}&ref=r1&rank=1")
+    assert response.status_code == 400
+    assert stored(lapp, kind="click") == []
+
+
+def test_questions_are_stored_without_direction_overrides(lapp):
+    """A right-to-left override would show a question reversed in the inbox; it is dropped where text comes in."""
+    lapp.test_client().post("/api/ask", json={"question": "is \u202etpyrcne\u202c imap \u2066port\u2069 on?"})
+    [event] = stored(lapp, kind="ask")
+    assert event.text == "is tpyrcne imap port on?"

@@ -67,8 +67,12 @@ def test_one_article(client):
     assert data["title"] == "Email protocols"
     assert {"title", "summary", "category", "updated", "sections", "html", "markdown"} <= set(data)
     pop3 = next(s for s in data["sections"] if s["anchor"] == "pop3-not-supported")
-    assert pop3 == {"anchor": "pop3-not-supported", "title": "POP3 (Not Supported)", "level": 3,
-                    "url": "/articles/email-protocols#pop3-not-supported"}
+    assert pop3 == {
+        "anchor": "pop3-not-supported",
+        "title": "POP3 (Not Supported)",
+        "level": 3,
+        "url": "/articles/email-protocols#pop3-not-supported",
+    }
     assert "POP3 is not supported at ProRedLine." in data["markdown"]
 
 
@@ -85,3 +89,18 @@ def test_unknown_api_route_is_json(client):
 def test_wrong_method_is_json(client):
     response = client.delete("/api/search?q=x")
     assert response.status_code == 405 and response.is_json
+
+
+@pytest.mark.parametrize("body", ["[" * 30000, '{"question": ' + "[" * 30000, '{"a":' * 5000 + "1" + "}" * 5000])
+@pytest.mark.parametrize("path", ["/api/ask", "/api/feedback", "/api/check-settings", "/api/search/click"])
+def test_deeply_nested_json_is_a_400(client, path, body):
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400 and response.is_json and "error" in response.get_json()
+
+
+def test_json_of_ordinary_depth_is_read(client):
+    nested = {"question": "imap port", "session": "s1"}
+    assert client.post("/api/ask", json=nested).status_code == 200
+    deep = {"incoming": {"host": "imap.example.com"}, "x": [[[[[[1]]]]]]}
+    assert client.post("/api/check-settings", json=deep).status_code == 400  # an unknown field, said as such
+    assert "unknown field" in client.post("/api/check-settings", json=deep).get_json()["error"]

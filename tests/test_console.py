@@ -350,3 +350,20 @@ def test_api_reply_never_fails_on_any_json(client, api_token, body):
         headers={"Authorization": f"Bearer {api_token}"},
     )
     assert response.status_code in (200, 400) and response.is_json, response.get_data(as_text=True)
+
+
+def test_the_html_reply_escapes_a_name_without_a_stray_backslash(client, api_token):
+    body = {"message": "smtp port", "format": "html", "customer_name": "<Anna> & *Co*", "signature": "<b>Sam</b>"}
+    reply = client.post("/api/reply", json=body, headers={"Authorization": f"Bearer {api_token}"}).get_json()["reply"]
+    assert "Hello &lt;Anna&gt; &amp; *Co*," in reply and "&lt;b&gt;Sam&lt;/b&gt;" in reply
+    assert "\\" not in reply and "<b>" not in reply and "<Anna>" not in reply
+    markdown = client.post(
+        "/api/reply", json={**body, "format": "markdown"}, headers={"Authorization": f"Bearer {api_token}"}
+    ).get_json()["reply"]
+    assert "Hello \\<Anna\\> & \\*Co\\*," in markdown  # CommonMark's escapes, for ticket systems that read Markdown
+
+
+def test_the_api_description_says_a_reply_needs_a_message(app, client):
+    schema = client.get("/api/openapi.json").get_json()["paths"]["/api/reply"]["post"]["requestBody"]
+    message = schema["content"]["application/json"]["schema"]["properties"]["message"]
+    assert message["minLength"] == 1 and re.search(message["pattern"], "x") and not re.search(message["pattern"], " \t")

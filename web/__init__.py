@@ -21,6 +21,7 @@ from web.config import ROOT, init_secret_key, load_config
 from web.errors import register_errors
 from web.events import init_events, make_event_log
 from web.extensions import init_database
+from web.inputs import BoundedJSON
 from web.knowledge import knowledge_stamp, load_knowledge, refresh_knowledge
 from web.observability import init_observability
 from web.ratelimit import init_rate_limits
@@ -36,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     instance_path = (config or {}).get("INSTANCE_PATH")
     # templates/ and static/ live at the repository's top, where the product owner fixed them.
     app = Flask("app", root_path=str(ROOT), instance_relative_config=True, instance_path=instance_path)
+    app.json = BoundedJSON(app)
     load_config(app, config)
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)

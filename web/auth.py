@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from wtforms.validators import ValidationError
 
 from web.errors import InputError, wants_json
 from web.extensions import db, login_manager
+from web.inputs import is_local_path
 from web.models import Agent, AgentToken, LoginFailure, utcnow
 from web.state import state
+
+log = logging.getLogger(__name__)
 
 API_TOKEN_PREFIX = "agt_"
 
@@ -155,15 +159,29 @@ def dummy_hash() -> str:
     return app_state.dummy_hash
 
 
+# A token's last use is written at most this often: a write per call would make every reply wait
+# for (and fail with) a busy database, for a date nobody needs to the second.
+TOKEN_USE_WRITE_SECONDS = 3600
+
+
 def agent_for_token(token: str) -> Agent | None:
-    """Return the agent an API token belongs to, and note when it was used."""
+    """Return the agent an API token belongs to, noting (now and then, never at the call's expense) its use."""
     digest = hashlib.sha256(token.encode()).hexdigest()
     found = db.session.execute(sa.select(AgentToken).where(AgentToken.token_hash == digest)).scalar_one_or_none()
     if found is None:
         return None
-    found.last_used_at = utcnow()
-    db.session.commit()
-    return found.agent
+    agent, now = found.agent, utcnow()
+    if found.last_used_at is None or now - found.last_used_at >= dt.timedelta(seconds=TOKEN_USE_WRITE_SECONDS):
+        try:
+            db.session.execute(
+                sa.update(AgentToken).where(AgentToken.id == found.id).values(last_used_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            db.session.commit()
+        except sa.exc.SQLAlchemyError as error:
+            db.session.rollback()
+            log.warning("could not note the use of API token %d: %s", found.id, error)
+    return agent
 
 
 def api_agent() -> Agent:
@@ -190,7 +208,7 @@ def api_agent() -> Agent:
 
 def safe_next(target: str | None) -> str:
     """Return a local path to go to after signing in (never another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and is_local_path(target):
         return target
     return url_for("agent.console")
 

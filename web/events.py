@@ -25,7 +25,7 @@ from analytics.redact import redact
 from web.config import ARTICLE_URL
 from web.errors import InputError
 from web.extensions import db
-from web.inputs import clean_text
+from web.inputs import clean_text, is_local_path
 from web.models import EVENT_COLUMNS, EVENT_LENGTHS, Event, utcnow
 from web.state import state
 
@@ -329,14 +329,7 @@ def record_vote(
 
 def is_article_url(target: str) -> bool:
     """Tell whether a URL is a path to one of our articles (so a redirect to it cannot leave the site)."""
-    parts = urlsplit(target)
-    return (
-        not parts.scheme
-        and not parts.netloc
-        and parts.path.startswith(ARTICLE_URL)
-        and "\\" not in target
-        and not target.startswith("//")
-    )
+    return is_local_path(target) and urlsplit(target).path.startswith(ARTICLE_URL)
 
 
 def record_click(target, ref, rank, channel: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import urlsplit
 
 from flask import request
+from flask.json.provider import DefaultJSONProvider
 
 from kb.search import MAX_QUERY_CHARS
 from web.errors import InputError
@@ -71,6 +73,39 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+# Deeper JSON is no request of ours, and code that walks it (and Python's own parser) recurses.
+MAX_JSON_DEPTH = 32
+
+
+class BoundedJSON(DefaultJSONProvider):
+    """Flask's JSON, refusing bodies nested deeper than MAX_JSON_DEPTH as malformed (a 400, not a RecursionError)."""
+
+    def loads(self, s, **kwargs):
+        text = s.decode("utf-8", "replace") if isinstance(s, bytes | bytearray) else s
+        # Counting brackets over-counts those inside strings: harmless, it only decides whether to look closer.
+        if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+            try:
+                value = super().loads(s, **kwargs)
+            except RecursionError:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+            if depth(value) > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            return value
+        return super().loads(s, **kwargs)
+
+
+def depth(value) -> int:
+    """Return how deeply lists and objects nest in a JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((inner, level + 1) for inner in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def json_body() -> dict:
     """Return the request's JSON object, or explain why it is not one."""
     if not request.is_json:
@@ -102,3 +137,17 @@ def optional_text(payload: dict, name: str, max_chars: int, multiline: bool = Fa
     if isinstance(value, str) and not value.strip():
         return None
     return text_field(payload, name, max_chars, required=False, multiline=multiline)
+
+
+def is_local_path(target: str) -> bool:
+    """Say whether a URL is a path on this site: no scheme, no host, nothing a browser would read as one.
+
+    Browsers drop tabs and line breaks from a URL and read "\\" as "/", so "/%09/evil.example"
+    (a tab) would lead to //evil.example; a line break would also end the Location header.
+    """
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return False
+    if "\\" in target or not target.isprintable() or any(ch.isspace() for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
