@@ -105,9 +105,9 @@ def csrf_token(client, path: str = "/agent/login") -> str:
     return match.group(1)
 
 
-def create_agent(app, email: str, password: str = AGENT_PASSWORD, name: str = "") -> None:
-    """Create an agent account through the CLI, as an administrator would."""
-    args = ["create-agent", email, "--password-stdin"] + (["--name", name] if name else [])
+def create_agent(app, email: str, password: str = AGENT_PASSWORD, name: str = "", role: str = "agent") -> None:
+    """Create an agent account (``role``: agent or admin) through the CLI, as an administrator would."""
+    args = ["create-agent", email, "--password-stdin", "--role", role] + (["--name", name] if name else [])
     result = app.test_cli_runner().invoke(args=args, input=password + "\n")
     assert result.exit_code == 0, result.output
 

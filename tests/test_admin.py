@@ -23,7 +23,7 @@ HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")
 @pytest.fixture
 def gap_app(tmp_path):
     app = create_app(make_config(tmp_path, HELDOUT_PATHS=[HELD_OUT]))
-    create_agent(app, "lead@example.com")
+    create_agent(app, "lead@example.com", role="admin")
     return app
 
 

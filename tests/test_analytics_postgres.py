@@ -91,7 +91,7 @@ def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp
     assert report["summary"]["questions"] == 4 and report["summary"]["zero_results"] == 1
     assert report["helpfulness_intent"][0]["not_helpful"] == 1
 
-    create_agent(app, "pg@example.com")
+    create_agent(app, "pg@example.com", role="admin")
     sign_in(client, "pg@example.com")
     inbox = client.get("/admin").get_data(as_text=True)
     assert "what is the weather" in inbox and "search found nothing (1)" in inbox and "voted not helpful (1)" in inbox

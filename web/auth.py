@@ -25,7 +25,7 @@ from wtforms.validators import ValidationError
 from web.errors import InputError, wants_json
 from web.extensions import db, login_manager
 from web.inputs import is_local_path
-from web.models import Agent, AgentToken, LoginFailure, utcnow
+from web.models import Agent, AgentSession, AgentToken, LoginFailure, utcnow
 from web.state import state
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,56 @@ log = logging.getLogger(__name__)
 API_TOKEN_PREFIX = "agt_"
 
 
+def digest(secret: str) -> str:
+    """Return the SHA-256 hex digest a session id or API token is kept as."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 @login_manager.user_loader
 def load_agent(session_id: str) -> Agent | None:
-    """Return the signed-in agent, unless the password changed since the session began."""
-    agent_id, _, _ = session_id.partition(".")
-    found = db.session.get(Agent, int(agent_id)) if agent_id.isdigit() else None
-    return found if found is not None and found.get_id() == session_id else None
+    """Return the agent of a live session (one indexed query): ended or expired sessions sign nobody in."""
+    query = (
+        sa.select(Agent)
+        .join(AgentSession, AgentSession.agent_id == Agent.id)
+        .where(AgentSession.token_hash == digest(session_id), AgentSession.expires_at > utcnow())
+    )
+    found = db.session.execute(query).scalar_one_or_none()
+    if found is not None:
+        found.session_token = session_id
+    return found
+
+
+def start_session(agent: Agent, ip: str) -> None:
+    """Open a server-side session for a signed-in agent (and drop every expired one)."""
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    seconds = current_app.config["AGENT_SESSION_SECONDS"]
+    db.session.execute(sa.delete(AgentSession).where(AgentSession.expires_at <= now))
+    db.session.add(
+        AgentSession(
+            agent_id=agent.id,
+            token_hash=digest(token),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+            ip=ip[:45],
+        )
+    )
+    db.session.commit()
+    agent.session_token = token
+
+
+def end_session(agent: Agent) -> None:
+    """End the session an agent is signed in with, on the server: its cookie opens nothing any more."""
+    if agent.session_token:
+        db.session.execute(sa.delete(AgentSession).where(AgentSession.token_hash == digest(agent.session_token)))
+        db.session.commit()
+
+
+def end_all_access(agent_id: int) -> tuple[int, int]:
+    """End every session and revoke every API token of an agent (not committed); return how many of each."""
+    sessions = db.session.execute(sa.delete(AgentSession).where(AgentSession.agent_id == agent_id)).rowcount
+    tokens = db.session.execute(sa.delete(AgentToken).where(AgentToken.agent_id == agent_id)).rowcount
+    return sessions, tokens
 
 
 @login_manager.unauthorized_handler
@@ -70,54 +114,78 @@ def find_agent(email: str) -> Agent | None:
     return db.session.execute(sa.select(Agent).where(Agent.email == normalize_email(email))).scalar_one_or_none()
 
 
-def locked_until(column, value: str, limit: int, now: dt.datetime) -> dt.datetime | None:
-    """Return when a lock on ``value`` ends, if ``limit`` failures within the lockout time set one."""
-    if limit <= 0:
-        return None
-    window = dt.timedelta(seconds=current_app.config["AGENT_LOCKOUT_SECONDS"])
-    query = sa.select(LoginFailure.at).where(column == value).order_by(LoginFailure.at.desc()).limit(limit)
-    recent = db.session.execute(query).scalars().all()
-    # No failure is recorded while locked, so the newest one is the one that set the lock.
-    if len(recent) == limit and recent[0] - recent[-1] <= window and now < recent[0] + window:
-        return recent[0] + window
-    return None
-
-
-def minutes_until(moment: dt.datetime, now: dt.datetime) -> str:
-    minutes = max(1, math.ceil((moment - now).total_seconds() / 60))
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def wait_text(seconds: float) -> str:
+    """Say how long to wait, in seconds below two minutes and in minutes above."""
+    if seconds < 120:
+        whole = max(1, math.ceil(seconds))
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """The outcome of a sign-in attempt: the agent, or a message and an HTTP status."""
+    """The outcome of a sign-in attempt: the agent, or a message and an HTTP status (and seconds to wait)."""
 
     agent: Agent | None
     message: str = ""
     status: int = 200
+    retry_after: int = 0
+
+
+def address_wait(attempts: list[dt.datetime], free: int, window: dt.timedelta, now: dt.datetime) -> float:
+    """Return how many seconds an address must still wait before its next password check (0: none).
+
+    ``attempts`` are the address's other failed or refused attempts within the window, newest
+    first. The first ``free`` cost nothing; after that each must wait twice as long as the one
+    before (1 s, 2 s, 4 s, ... up to the lockout time) after the newest attempt.
+    """
+    if len(attempts) < free:
+        return 0.0
+    wait = min(2.0 ** (len(attempts) - free), window.total_seconds())
+    return max(0.0, (attempts[0] + dt.timedelta(seconds=wait) - now).total_seconds())
 
 
 def sign_in(email: str, password: str, ip: str) -> SignIn:
-    """Check a password, counting failures per email address and per client address.
+    """Check a password: an address that keeps failing is slowed down; an account is locked only by many.
 
-    Unknown addresses are counted and locked like real ones and take as long to check,
-    so the answers do not tell which accounts exist.
+    The attempt is recorded (and committed) before anything is decided, and each attempt
+    counts every other one its address made: of attempts racing each other, each sees all
+    those recorded before it, so no more than the free attempts ever reach the password check.
+    An attempt refused for being too soon is recorded unchecked: it slows the address down
+    further, but does not count against the account, so one address cannot lock anyone out.
+    Unknown addresses are handled, and take as long, as real ones.
     """
     config, now = current_app.config, utcnow()
     email = normalize_email(email)
-    lockout = minutes_until(now + dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"]), now)
-    ip_lock = locked_until(LoginFailure.ip, ip, config["AGENT_MAX_FAILED_LOGINS_PER_IP"], now)
-    if ip_lock:
-        return SignIn(
-            None, f"Too many failed sign-ins from your network. Try again in {minutes_until(ip_lock, now)}.", 429
-        )
-    account_lock = locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now)
-    if account_lock:
+    window = dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"])
+    free = config["AGENT_MAX_FAILED_LOGINS"]
+    attempt = LoginFailure(email=email, ip=ip[:45], at=now, checked=False)
+    db.session.add(attempt)
+    # A lock looks back one lockout time from attempts up to one lockout time old.
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
+    db.session.commit()
+
+    others = (
+        sa.select(LoginFailure.at)
+        .where(LoginFailure.ip == attempt.ip, LoginFailure.at >= now - window, LoginFailure.id != attempt.id)
+        .order_by(LoginFailure.at.desc())
+        .limit(free + 32)  # enough to reach the longest wait
+    )
+    wait = address_wait(db.session.execute(others).scalars().all(), free, window, now)
+    if wait > 0:
+        message = f"Too many failed sign-ins from your network. Try again in {wait_text(wait)}."
+        return SignIn(None, message, 429, math.ceil(wait))
+    account_limit = config["AGENT_MAX_FAILED_LOGINS_PER_ACCOUNT"]
+    failures = sa.select(sa.func.count()).where(
+        LoginFailure.email == email, LoginFailure.checked.is_(True), LoginFailure.at >= now - window
+    )
+    if account_limit and db.session.scalar(failures) >= account_limit:
         message = (
-            f"This account is locked for {lockout} after {config['AGENT_MAX_FAILED_LOGINS']} failed sign-ins. "
-            f"Try again in {minutes_until(account_lock, now)}, or ask an administrator to reset the password."
+            f"This account is locked after {account_limit} failed sign-ins. "
+            f"Try again in {wait_text(window.total_seconds())}, or ask an administrator to unlock it."
         )
-        return SignIn(None, message, 429)
+        return SignIn(None, message, 429, int(window.total_seconds()))
 
     found = find_agent(email)
     try:
@@ -125,28 +193,24 @@ def sign_in(email: str, password: str, ip: str) -> SignIn:
         if found is None:
             raise VerifyMismatchError
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        window = dt.timedelta(seconds=config["AGENT_LOCKOUT_SECONDS"])
-        db.session.add(LoginFailure(email=email, ip=ip, at=now))
-        # A lock looks back one lockout time from a failure up to one lockout time old.
-        db.session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - 2 * window))
+        db.session.execute(sa.update(LoginFailure).where(LoginFailure.id == attempt.id).values(checked=True))
         db.session.commit()
-        if locked_until(LoginFailure.email, email, config["AGENT_MAX_FAILED_LOGINS"], now):
-            return SignIn(None, f"Wrong email or password. This account is now locked for {lockout}.", 429)
-        failures = db.session.scalar(
-            sa.select(sa.func.count()).where(LoginFailure.email == email, LoginFailure.at >= now - window)
+        mine = db.session.scalar(
+            sa.select(sa.func.count()).where(LoginFailure.ip == attempt.ip, LoginFailure.at >= now - window)
         )
-        left = config["AGENT_MAX_FAILED_LOGINS"] - failures
-        return SignIn(
-            None,
-            f"Wrong email or password. {left} more failed attempt{'s' if left != 1 else ''} "
-            f"will lock this account for {lockout}.",
-            401,
-        )
+        left = free - mine
+        if left > 0:
+            more = f"{left} more failed attempt{'s' if left != 1 else ''} and sign-in from your network slows down."
+        else:
+            more = "Each further attempt from your network must wait longer."
+        return SignIn(None, f"Wrong email or password. {more}", 401)
 
     if password_hasher().check_needs_rehash(found.password_hash):
         found.password_hash = password_hasher().hash(password)
     found.last_login_at = now
-    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
+    # Forget this address's own slips on this account; failures from elsewhere (someone else
+    # guessing) still count: a sign-in by the agent must not give them a fresh start.
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email, LoginFailure.ip == attempt.ip))
     db.session.commit()
     return SignIn(found)
 
@@ -166,8 +230,7 @@ TOKEN_USE_WRITE_SECONDS = 3600
 
 def agent_for_token(token: str) -> Agent | None:
     """Return the agent an API token belongs to, noting (now and then, never at the call's expense) its use."""
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    found = db.session.execute(sa.select(AgentToken).where(AgentToken.token_hash == digest)).scalar_one_or_none()
+    found = db.session.execute(sa.select(AgentToken).where(AgentToken.token_hash == digest(token))).scalar_one_or_none()
     if found is None:
         return None
     agent, now = found.agent, utcnow()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import re
 import secrets
@@ -24,10 +23,10 @@ from classifier import model as intent_model
 from kb.answers import pop3_policy_problems
 from kb.index import build_index
 from mailclient import autoconfig
-from web.auth import API_TOKEN_PREFIX, find_agent, normalize_email, password_hasher
+from web.auth import API_TOKEN_PREFIX, digest, end_all_access, find_agent, normalize_email, password_hasher
 from web.events import purge_events
 from web.extensions import db
-from web.models import Agent, AgentToken, LoginFailure
+from web.models import ROLES, Agent, AgentSession, AgentToken, LoginFailure, utcnow
 from web.reports import build_reports
 from web.state import knowledge, swap_knowledge
 from web.training import change_knowledge
@@ -176,11 +175,21 @@ def read_password(password_stdin: bool) -> str:
 @click.command("create-agent")
 @click.argument("email")
 @click.option("--name", default="", help="The agent's name, used to sign replies.")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=None,
+    help="agent (console and /api/reply; the default for a new account) or admin (also the inbox, reports, training).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
-@click.option("--update", is_flag=True, help="Set a new password (and name, if given) for an existing agent.")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Set a new password (and name or role, if given) for an existing agent; ends its sessions and tokens.",
+)
 @with_appcontext
-def create_agent_command(email: str, name: str, password_stdin: bool, update: bool):
-    """Create an agent account (or, with --update, reset its password)."""
+def create_agent_command(email: str, name: str, role: str | None, password_stdin: bool, update: bool):
+    """Create an agent account (or, with --update, reset its password and end every session and token)."""
     email = normalize_email(email)
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
         raise click.BadParameter(f"'{email}' is not an email address", param_hint="EMAIL")
@@ -193,14 +202,111 @@ def create_agent_command(email: str, name: str, password_stdin: bool, update: bo
     minimum = current_app.config["AGENT_MIN_PASSWORD_CHARS"]
     if len(password) < minimum:
         raise click.ClickException(f"the password must have at least {minimum} characters")
-    found = found or Agent(email=email)
+    ended = (0, 0)
+    if found is not None:
+        # A new password is what one sets after a leak: nothing opened with the old one stays open.
+        ended = end_all_access(found.id)
+    found = found or Agent(email=email, role="agent")
     found.password_hash = password_hasher().hash(password)
+    if role:
+        found.role = role
     if name or not found.name:
         found.name = name.strip()[:100]
     db.session.add(found)
     db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
     db.session.commit()
-    click.echo(f"agent {email} {'updated' if update else 'created'}")
+    extra = f"; {ended[0]} sessions ended, {ended[1]} API tokens revoked" if update else ""
+    click.echo(f"{found.role} {email} {'updated' if update else 'created'}{extra}")
+
+
+def agent_or_fail(email: str) -> Agent:
+    found = find_agent(email)
+    if found is None:
+        raise click.ClickException(f"no agent {normalize_email(email)}")
+    return found
+
+
+@click.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+@with_appcontext
+def set_role_command(email: str, role: str):
+    """Make an account an agent or an admin (its sessions end, so the change holds at once)."""
+    found = agent_or_fail(email)
+    found.role = role
+    sessions = db.session.execute(sa.delete(AgentSession).where(AgentSession.agent_id == found.id)).rowcount
+    db.session.commit()
+    click.echo(f"{found.email} is now {role}; {sessions} sessions ended")
+
+
+@click.command("list-agents")
+@with_appcontext
+def list_agents_command():
+    """List every account with its role, last sign-in, open sessions and API tokens."""
+    agents = db.session.execute(sa.select(Agent).order_by(Agent.email)).scalars().all()
+    now = utcnow()
+    for found in agents:
+        sessions = db.session.scalar(
+            sa.select(sa.func.count()).where(AgentSession.agent_id == found.id, AgentSession.expires_at > now)
+        )
+        tokens = db.session.scalar(sa.select(sa.func.count()).where(AgentToken.agent_id == found.id))
+        last = found.last_login_at.isoformat(timespec="minutes") if found.last_login_at else "never"
+        click.echo(f"{found.email}\t{found.role}\tlast sign-in {last}\t{sessions} sessions\t{tokens} tokens")
+    click.echo(f"{len(agents)} accounts", err=True)
+
+
+@click.command("list-tokens")
+@click.argument("email", required=False)
+@with_appcontext
+def list_tokens_command(email: str | None):
+    """List API tokens (all, or one agent's): id, agent, label, created, last used. Tokens themselves are not kept."""
+    query = sa.select(AgentToken, Agent.email).join(Agent, Agent.id == AgentToken.agent_id).order_by(AgentToken.id)
+    if email:
+        query = query.where(Agent.id == agent_or_fail(email).id)
+    rows = db.session.execute(query).all()
+    for token, owner in rows:
+        used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never"
+        created = token.created_at.isoformat(timespec="minutes")
+        click.echo(f"{token.id}\t{owner}\t{token.label or '-'}\tcreated {created}\tlast used {used}")
+    click.echo(f"{len(rows)} tokens", err=True)
+
+
+@click.command("revoke-token")
+@click.argument("token_ids", nargs=-1, type=int)
+@click.option("--agent", "email", help="Revoke every token of this agent instead.")
+@with_appcontext
+def revoke_token_command(token_ids: tuple[int, ...], email: str | None):
+    """Revoke API tokens by id (see `flask list-tokens`), or all of one agent's with --agent."""
+    if bool(token_ids) == bool(email):
+        raise click.UsageError("give token ids, or --agent EMAIL")
+    where = AgentToken.agent_id == agent_or_fail(email).id if email else AgentToken.id.in_(token_ids)
+    revoked = db.session.execute(sa.delete(AgentToken).where(where)).rowcount
+    db.session.commit()
+    if token_ids and revoked < len(set(token_ids)):
+        raise click.ClickException(f"{revoked} revoked; the other ids are not tokens")
+    click.echo(f"{revoked} token{'' if revoked == 1 else 's'} revoked")
+
+
+@click.command("end-sessions")
+@click.argument("email")
+@with_appcontext
+def end_sessions_command(email: str):
+    """Sign an agent out everywhere: every console session of theirs ends at once."""
+    found = agent_or_fail(email)
+    ended = db.session.execute(sa.delete(AgentSession).where(AgentSession.agent_id == found.id)).rowcount
+    db.session.commit()
+    click.echo(f"{ended} session{'' if ended == 1 else 's'} of {found.email} ended")
+
+
+@click.command("unlock-agent")
+@click.argument("email")
+@with_appcontext
+def unlock_agent_command(email: str):
+    """Lift a lock on an account (failed sign-ins counted against it are forgotten)."""
+    found = agent_or_fail(email)
+    cleared = db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == found.email)).rowcount
+    db.session.commit()
+    click.echo(f"{found.email} unlocked ({cleared} failed sign-ins forgotten)")
 
 
 @click.command("create-agent-token")
@@ -209,13 +315,9 @@ def create_agent_command(email: str, name: str, password_stdin: bool, update: bo
 @with_appcontext
 def create_agent_token_command(email: str, label: str):
     """Create an API token for an agent and print it once (only its digest is kept)."""
-    found = find_agent(email)
-    if found is None:
-        raise click.ClickException(f"no agent {normalize_email(email)}")
+    found = agent_or_fail(email)
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(
-        AgentToken(agent_id=found.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:100])
-    )
+    db.session.add(AgentToken(agent_id=found.id, token_hash=digest(token), label=label[:100]))
     db.session.commit()
     click.echo(token)
     click.echo(f"token created for {found.email}; it is shown only once", err=True)
@@ -283,6 +385,12 @@ COMMANDS = (
     dns_records_command,
     create_agent_command,
     create_agent_token_command,
+    set_role_command,
+    list_agents_command,
+    list_tokens_command,
+    revoke_token_command,
+    end_sessions_command,
+    unlock_agent_command,
     purge_events_command,
     report_command,
     import_training_command,

@@ -230,18 +230,32 @@ SETTINGS: tuple[Setting, ...] = (
         "AGENT_MAX_FAILED_LOGINS",
         5,
         INT,
-        "failed sign-ins for one account within the lockout time that lock it",
+        "failed sign-ins from one client address within the lockout time before each further attempt "
+        "from it must wait, twice as long each time (1 s, 2 s, 4 s, ... up to the lockout time)",
         **POSITIVE,
     ),
     Setting(
-        "AGENT_LOCKOUT_SECONDS", 15 * 60, INT, "how long a lock lasts, and the window failures count in", **POSITIVE
+        "AGENT_MAX_FAILED_LOGINS_PER_ACCOUNT",
+        50,
+        INT,
+        "failed password checks for one account, from all addresses together, within the lockout time "
+        "that lock it until the time passes or `flask unlock-agent` (0: never)",
+        **NOT_NEGATIVE,
     ),
     Setting(
-        "AGENT_MAX_FAILED_LOGINS_PER_IP",
-        20,
+        "AGENT_LOCKOUT_SECONDS",
+        15 * 60,
         INT,
-        "failed sign-ins from one address within the lockout time that lock it out (0: off)",
-        **NOT_NEGATIVE,
+        "the window failed sign-ins count in, the longest wait, and how long an account lock lasts",
+        **POSITIVE,
+    ),
+    Setting(
+        "AGENT_SESSION_SECONDS",
+        12 * 3600,
+        INT,
+        "how long a console session lasts after sign-in (sessions are kept in the database; "
+        "signing out, a password change and `flask end-sessions` end them)",
+        **POSITIVE,
     ),
     Setting("AGENT_MIN_PASSWORD_CHARS", 12, INT, "the shortest password `flask create-agent` accepts", **POSITIVE),
     Setting(

@@ -143,11 +143,12 @@ def is_local_path(target: str) -> bool:
     """Say whether a URL is a path on this site: no scheme, no host, nothing a browser would read as one.
 
     Browsers drop tabs and line breaks from a URL and read "\\" as "/", so "/%09/evil.example"
-    (a tab) would lead to //evil.example; a line break would also end the Location header.
+    (a tab) would lead to //evil.example; a line break would also end the Location header. Other
+    characters are percent-encoded in the Location header, where they are harmless.
     """
     if not target.startswith("/") or target[1:2] in ("/", "\\"):
         return False
-    if "\\" in target or not target.isprintable() or any(ch.isspace() for ch in target):
+    if "\\" in target or any(ch < " " or ch == "\x7f" for ch in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc

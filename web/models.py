@@ -1,9 +1,8 @@
-"""The database tables: agents and their tokens, failed sign-ins, analytics events, notes and knowledge changes."""
+"""The database tables: agents, their sessions and tokens, sign-in attempts, events, notes, knowledge changes."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -17,21 +16,44 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+ROLES = ("agent", "admin")  # agents use the console and /api/reply; admins also the inbox, reports and training
+
+
 class Agent(UserMixin, db.Model):
-    """A support agent who may use the console and its API."""
+    """A support agent who may use the console and its API; an admin also the inbox, reports and training."""
 
     __tablename__ = "agents"
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100), default="")
     password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16), default="agent", server_default="agent")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]
 
-    def get_id(self) -> str:
-        # The session names the password too, so changing it signs out every other session.
-        stamp = hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
-        return f"{self.id}.{stamp}"
+    # The session this agent object was loaded for (see web.auth); not a column.
+    session_token = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def get_id(self) -> str | None:
+        # Flask-Login keeps this in the signed cookie: the session's own random id, checked
+        # against the database on every request, so a session can be ended on the server.
+        return self.session_token
+
+
+class AgentSession(db.Model):
+    """A signed-in console session, kept as a SHA-256 digest of the id in the agent's cookie."""
+
+    __tablename__ = "agent_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(sa.ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    ip: Mapped[str] = mapped_column(sa.String(45), default="")
 
 
 class AgentToken(db.Model):
@@ -48,7 +70,12 @@ class AgentToken(db.Model):
 
 
 class LoginFailure(db.Model):
-    """One failed sign-in, kept for the lockout time so every app server sees it."""
+    """One sign-in attempt that did not succeed, kept for the lockout time so every app server sees it.
+
+    ``checked`` says whether the password was checked (and was wrong); an attempt refused
+    because its address had to wait is recorded too, unchecked: it slows the address, but
+    does not count against the account.
+    """
 
     __tablename__ = "login_failures"
     __table_args__ = (
@@ -59,6 +86,7 @@ class LoginFailure(db.Model):
     email: Mapped[str] = mapped_column(sa.String(254))
     ip: Mapped[str] = mapped_column(sa.String(45))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    checked: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
 
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -75,7 +75,8 @@ class ProcessCounts(Storage):
 
 
 # Pages that do an API call's work count against the API limit too.
-RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST")}
+# Sign-in posts too: each one writes an attempt and may check a password.
+RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST"), ("agent.login", "POST")}
 
 
 RATE_LIMIT_ERROR_LOG_SECONDS = 60

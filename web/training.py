@@ -25,12 +25,38 @@ from classifier import data as intent_data
 from classifier import model as intent_model
 from classifier.gate import Assessment, Verdict, assess, judge
 from kb.synonyms import SynonymError, add_synonym, dump_lexicon, merge_lexicons
+from web.errors import InputError
 from web.extensions import db
 from web.knowledge import knowledge_stamp, load_bot_data, with_bot_data
 from web.models import KnowledgeChange
 from web.state import state, swap_knowledge
 
 log = logging.getLogger(__name__)
+
+
+# Training examples pasted or uploaded in the inbox: intents.yml itself is a few dozen KB.
+TRAINING_UPLOAD_MAX_BYTES = 200_000
+
+
+def read_uploaded_examples(text: str) -> dict[str, tuple[str, ...]]:
+    """Read training examples someone uploaded: bounded, and without YAML anchors or aliases.
+
+    An alias repeats a node without copying its text, so 63 KB of nested aliases stand for
+    billions of examples (a worker grew to 3.1 GB reading one). Training data never needs them:
+    any anchor or alias is refused before the document is built.
+    """
+    if len(text) > TRAINING_UPLOAD_MAX_BYTES:
+        raise InputError(f"The examples are too long: at most {TRAINING_UPLOAD_MAX_BYTES // 1000} KB.")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise InputError("YAML anchors and aliases (& and *) are not accepted in training examples.")
+    except yaml.YAMLError as error:
+        raise InputError(f"the examples are not valid YAML: {error}") from None
+    try:
+        return intent_data.parse_examples(text, "the pasted examples")
+    except intent_data.DataError as error:
+        raise InputError(str(error)) from None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,15 @@
-"""The knowledge-gap inbox and the reports, for signed-in agents: what the bot could not answer, and what to do."""
+"""The knowledge-gap inbox and the reports, for admins: what the bot could not answer, and what to do.
+
+Every page and action here reads every question people asked or changes what the bot answers,
+so all of them are for accounts with the admin role; other agents get a 403.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -21,9 +25,19 @@ from web.inputs import clean_text, int_arg
 from web.models import GapNote, KnowledgeChange
 from web.reports import build_reports
 from web.state import knowledge
-from web.training import ChangeOutcome, change_knowledge
+from web.training import TRAINING_UPLOAD_MAX_BYTES, ChangeOutcome, change_knowledge, read_uploaded_examples
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@admin.before_request
+def admins_only():
+    """Send visitors to sign in; refuse signed-in agents who are not admins."""
+    if not current_user.is_authenticated:
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_admin:
+        abort(403, description="These pages are for administrators. Ask one to give your account the admin role.")
+    return None
 
 
 def intent_choices() -> list[tuple[str, str]]:
@@ -112,11 +126,14 @@ def import_training():
     form = ImportForm()
     require_form(form)
     upload = request.files.get("file")
-    text = upload.read(200_001).decode("utf-8", "replace") if upload and upload.filename else form.examples.data or ""
-    try:
-        examples = intent_data.parse_examples(text, "the pasted examples")
-    except intent_data.DataError as error:
-        raise InputError(str(error)) from None
+    if upload and upload.filename:
+        raw = upload.read(TRAINING_UPLOAD_MAX_BYTES + 1)
+        if len(raw) > TRAINING_UPLOAD_MAX_BYTES:
+            raise InputError(f"The file is too large: at most {TRAINING_UPLOAD_MAX_BYTES // 1000} KB of examples.")
+        text = raw.decode("utf-8", "replace")
+    else:
+        text = form.examples.data or ""
+    examples = read_uploaded_examples(text)
     if not examples:
         raise InputError("paste or upload training examples in the intents.yml format")
     flash(outcome_message(change_knowledge(current_user.email, examples=examples)))

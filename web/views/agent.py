@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from mailclient.checkinput import settings_in_question
 from web.answering import draft_reply, help_center_url, knowledge_args
-from web.auth import normalize_email, safe_next, sign_in
+from web.auth import end_session, normalize_email, safe_next, sign_in, start_session
 from web.errors import InputError
 from web.forms import ConsoleForm, LoginForm, LogoutForm
 from web.inputs import REPLY_MAX_BODY_BYTES
@@ -28,13 +28,15 @@ def login():
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("agent/login.html", form=form, next=request.args.get("next", "")), status
-    result = sign_in(form.email.data, form.password.data, request.remote_addr or "unknown")
+    address = request.remote_addr or "unknown"
+    result = sign_in(form.email.data, form.password.data, address)
     if result.agent is None:
-        log.info("failed sign-in for %s from %s", normalize_email(form.email.data), request.remote_addr)
-        return render_template(
-            "agent/login.html", form=form, error=result.message, next=request.args.get("next", "")
-        ), result.status
+        log.info("failed sign-in for %s from %s", normalize_email(form.email.data), address)
+        page = render_template("agent/login.html", form=form, error=result.message, next=request.args.get("next", ""))
+        headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
+        return page, result.status, headers
     session.clear()
+    start_session(result.agent, address)
     login_user(result.agent)
     return redirect(safe_next(request.args.get("next")))
 
@@ -43,6 +45,8 @@ def login():
 def logout():
     """Sign out (a form post, so another site cannot sign an agent out)."""
     if LogoutForm().validate_on_submit():
+        if current_user.is_authenticated:
+            end_session(current_user)
         logout_user()
         session.clear()
         flash("You are signed out.")
