@@ -11,6 +11,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
 from classifier.model import (
     CV_FOLDS,
+    Calibration,
     IntentModel,
     Normalize,
     Prediction,
@@ -83,11 +84,14 @@ def top_accuracy(probabilities: np.ndarray, labels: list[str], classes: list[str
     return float(np.mean(predicted == np.array(labels)))
 
 
-def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS) -> CrossValidation:
+def cross_validate(
+    data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, calibration: Calibration | None = None
+) -> CrossValidation:
     """Run stratified k-fold cross-validation and report accuracy, per-intent scores and confusions.
 
-    Fallback figures use thresholds chosen on the same out-of-fold probabilities, as
-    training does.
+    Fallback figures use thresholds chosen on the same out-of-fold probabilities, weighed
+    for the share of off-topic traffic in ``calibration``, as training does without
+    calibration questions.
     """
     probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds)
     predicted = [classes[i] for i in probabilities.argmax(axis=1)]
@@ -97,7 +101,8 @@ def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOL
     )
     confused = Counter((t, p) for t, p in zip(labels, predicted) if t != p)
     domain = frozenset(i.name for i in data.intents if i.is_domain)
-    thresholds = choose_thresholds(probabilities, labels, classes, domain)
+    share = (calibration or Calibration()).out_of_scope_share
+    thresholds = choose_thresholds(probabilities, labels, classes, domain, out_of_scope_share=share)
     predictions = [decide(row, classes, thresholds, domain) for row in probabilities]
     texts, _ = data.pairs()
     questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels))]
