@@ -58,14 +58,15 @@ class CrossValidation:
 
 def score(predictions: list[Prediction], questions: list[LabelledQuestion]) -> Scores:
     """Score predictions against every acceptable intent of each question."""
-    in_scope = [(p, q) for p, q in zip(predictions, questions) if OUT_OF_SCOPE not in q.intents]
-    off_topic = [(p, q) for p, q in zip(predictions, questions) if OUT_OF_SCOPE in q.intents]
+    pairs = list(zip(predictions, questions, strict=True))
+    in_scope = [(p, q) for p, q in pairs if OUT_OF_SCOPE not in q.intents]
+    off_topic = [(p, q) for p, q in pairs if OUT_OF_SCOPE in q.intents]
     right = sum(not p.fallback and p.intent in q.intents for p, q in in_scope)
     rejected = sum(p.fallback for p, _ in in_scope)
     caught = sum(p.fallback for p, _ in off_topic)
     mistakes = tuple(
         (q.question, "/".join(q.intents), "fallback" if p.fallback else p.intent)
-        for p, q in zip(predictions, questions)
+        for p, q in pairs
         if (OUT_OF_SCOPE in q.intents) != p.fallback or (not p.fallback and p.intent not in q.intents)
     )
     return Scores(
@@ -97,15 +98,16 @@ def cross_validate(
     predicted = [classes[i] for i in probabilities.argmax(axis=1)]
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     per_intent = tuple(
-        IntentScore(c, float(p), float(r), float(f), int(s)) for c, p, r, f, s in zip(classes, precision, recall, f1, support)
+        IntentScore(c, float(p), float(r), float(f), int(s))
+        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
     )
-    confused = Counter((t, p) for t, p in zip(labels, predicted) if t != p)
+    confused = Counter((t, p) for t, p in zip(labels, predicted, strict=True) if t != p)
     domain = frozenset(i.name for i in data.intents if i.is_domain)
     share = (calibration or Calibration()).out_of_scope_share
     thresholds = choose_thresholds(probabilities, labels, classes, domain, out_of_scope_share=share)
     predictions = [decide(row, classes, thresholds, domain) for row in probabilities]
     texts, _ = data.pairs()
-    questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels))]
+    questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels, strict=True))]
     return CrossValidation(
         folds=folds,
         accuracy=top_accuracy(probabilities, labels, classes),
@@ -115,7 +117,9 @@ def cross_validate(
     )
 
 
-def evaluate_questions(model: IntentModel, questions: list[LabelledQuestion], normalize: Normalize) -> tuple[list[Prediction], Scores]:
+def evaluate_questions(
+    model: IntentModel, questions: list[LabelledQuestion], normalize: Normalize
+) -> tuple[list[Prediction], Scores]:
     """Classify held-out questions with a trained model and score them."""
     predictions = [predict(model, normalize(q.question)) for q in questions]
     return predictions, score(predictions, questions)

@@ -478,7 +478,9 @@ def load(
         log.warning("model %s is not an intent model; it will be retrained", path)
         return None
     if model.sklearn_version != sklearn.__version__:
-        log.warning("model was trained with scikit-learn %s, running %s; retraining", model.sklearn_version, sklearn.__version__)
+        log.warning(
+            "model was trained with scikit-learn %s, running %s; retraining", model.sklearn_version, sklearn.__version__
+        )
         return None
     if model.data_digest != data_digest or model.fingerprint != fingerprint:
         log.info("model is older than its training data; retraining")

@@ -6,7 +6,7 @@ from conftest import ROOT, TINY_INTENTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier import model as M
+from classifier import model as M  # noqa: N812 (short, read in every test)
 from classifier.data import load_intents
 from web.state import knowledge
 
