@@ -1,5 +1,6 @@
 """The training data and held-out questions are well formed and cover the catalog."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,30 @@ def test_malformed_training_data_is_refused(tmp_path, text):
     path.write_text(text)
     with pytest.raises(DataError):
         load_intents(path)
+
+
+def test_the_loader_reads_class_and_source_and_leaves_them_empty_when_absent(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        json.dumps({"id": "a", "question": "smtp port", "intents": ["smtp_settings"], "class": "keyword",
+                    "source": "https://example.org/t/1"}) + "\n\n"
+        + json.dumps({"id": "b", "question": "hi", "intents": ["greeting"]}) + "\n"
+    )
+    first, second = load_questions(path)
+    assert (first.kind, first.source, first.intents) == ("keyword", "https://example.org/t/1", ("smtp_settings",))
+    assert (second.kind, second.source) == (None, None)
+
+
+@pytest.mark.parametrize("row", [
+    {"id": "a", "question": "q", "intents": "smtp_settings"},
+    {"id": "a", "question": "q", "intents": []},
+    {"id": "a", "question": "q", "intents": ["smtp_settings"], "class": 3},
+    {"id": "a", "question": "q", "intents": ["smtp_settings"], "source": ["https://example.org"]},
+    {"id": "a", "intents": ["smtp_settings"]},
+    ["not", "an", "object"],
+])
+def test_the_loader_refuses_malformed_rows_with_the_line_number(tmp_path, row):
+    path = tmp_path / "q.jsonl"
+    path.write_text(json.dumps({"id": "ok", "question": "q", "intents": ["greeting"]}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=":2:"):
+        load_questions(path)
