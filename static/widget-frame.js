@@ -417,11 +417,16 @@
       if (data.source) { bubble.appendChild(sourceLine(data.source)); }
     }
     if (data.fallback) {
-      var support = el("a", "support", L.contact);
-      support.href = safeUrl(cfg.supportUrl);
+      // One way to reach a person: the answer's own link to the support page if it has one.
+      var href = safeUrl(cfg.supportUrl);
+      var support = [].filter.call(bubble.querySelectorAll("a"), function (a) { return a.href === href; })[0];
+      if (!support) {
+        support = bubble.appendChild(el("a", "support", L.contact));
+        support.href = href;
+      }
+      support.classList.add("support");
       support.target = "_blank";
       support.rel = "noopener";
-      bubble.appendChild(support);
     }
     item.appendChild(bubble);
     if (!data.clarify) { item.appendChild(feedback(message)); }
