@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import QUESTIONS, percentile  # noqa: E402
-from web.state import state
+from web.state import state  # noqa: E402
 
 
 def run(rounds: int, block: int) -> dict:
@@ -89,20 +89,16 @@ def run(rounds: int, block: int) -> dict:
 
 
 def parts(app, events, calls: int = 5000) -> dict:
-    """Time the two halves of logging apart: the request's hook (build and queue the event) and the writer's work."""
-    from flask import g
-
-    from app import log_events, respond
+    """Time the two halves of logging apart: recording an answer (build and queue the event), and the writer's work."""
+    from web.answering import respond
+    from web.events import record_answer
 
     with app.test_request_context("/api/ask", method="POST", json={"question": QUESTIONS[0], "session": "parts"}):
-        respond(QUESTIONS[0])
-        answered = g.answered
-        response = app.response_class("{}", mimetype="application/json")
+        prediction, _ = respond(QUESTIONS[0])
         events.flush()
         started = time.perf_counter()
         for _ in range(calls):
-            g.answered = answered
-            log_events(response)
+            record_answer(QUESTIONS[0], prediction)
         hook = (time.perf_counter() - started) / calls
     events.flush(60)
     batch = [

@@ -213,38 +213,48 @@ def server_cpu_seconds(group: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(name: str, target: str, workers: int, env: dict, log_dir: Path) -> tuple[subprocess.Popen, int]:
+def start_server(
+    name: str, target: str, workers: int, env: dict, log_dir: Path, tree: Path = ROOT
+) -> tuple[subprocess.Popen, int]:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     port = free_port()
     # The server keeps its own copy of the file; this process needs none once it has started.
     with open(log_dir / f"{name}.log", "w") as log_file:
         server = subprocess.Popen(
             [gunicorn, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", target],
-            cwd=ROOT, env=env, start_new_session=True, stderr=log_file,
+            cwd=tree, env=env, start_new_session=True, stderr=log_file,
         )
     return server, port
 
 
-def bench_gunicorn(seconds: int, rounds: int, connections: int, workers: int) -> dict:
-    """Alternate short wrk runs between the bare and the project's server; medians over the rounds."""
+def prepare_instance(tree: Path, instance: Path) -> None:
+    """Build the index and train the model of ``tree``'s app once, so that its workers start by loading them."""
+    code = "from bench.servers import project_app; project_app()"
+    env = {**os.environ, "BENCH_INSTANCE": str(instance), "PYTHONPATH": str(tree)}
+    subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True, timeout=600)
+
+
+def bench_gunicorn(seconds: int, rounds: int, connections: int, workers: int, baseline: Path | None = None) -> dict:
+    """Alternate short wrk runs between the bare and the project's server; medians over the rounds.
+
+    With ``baseline`` (a checkout of another commit, e.g. a git worktree), that tree's app runs as a
+    third server in the same rounds, so a change is measured against its base side by side.
+    """
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
-    names = ("bare", "project")
+    names = ("bare", "project", "baseline") if baseline else ("bare", "project")
     runs: dict[str, list[dict]] = {f"{e}/{n}": [] for e in ("ask", "search") for n in names}
     with tempfile.TemporaryDirectory() as tmp:
         scripts = wrk_scripts(Path(tmp))
-        instance = Path(tmp) / "instance"
-        env = {**os.environ, "BENCH_INSTANCE": str(instance)}
-        # Build the index and train the model once, here, so that gunicorn's workers
-        # start by loading them instead of all training at once.
-        from bench.servers import project_app
-
-        os.environ["BENCH_INSTANCE"] = str(instance)
-        project_app()
-        servers = {
-            "project": start_server("project", "bench.servers:project_app()", workers, env, Path(tmp)),
-            "bare": start_server("bare", "bench.servers:bare_app()", workers, env, Path(tmp)),
-        }
+        trees = {"project": ROOT, "baseline": baseline}
+        servers = {"bare": start_server("bare", "bench.servers:bare_app()", workers, dict(os.environ), Path(tmp))}
+        for name in names[1:]:
+            # Build the index and train the model once, here, so that gunicorn's workers
+            # start by loading them instead of all training at once.
+            instance = Path(tmp) / f"instance-{name}"
+            prepare_instance(trees[name], instance)
+            env = {**os.environ, "BENCH_INSTANCE": str(instance), "PYTHONPATH": str(trees[name])}
+            servers[name] = start_server(name, "bench.servers:project_app()", workers, env, Path(tmp), trees[name])
         try:
             for _, port in servers.values():
                 wait_ready(port, workers)
@@ -252,9 +262,10 @@ def bench_gunicorn(seconds: int, rounds: int, connections: int, workers: int) ->
                 for name in names:  # warm up: lazy imports, first-use set-up, caches
                     run_wrk(servers[name][1], path, 2, connections, script)
                 for round_number in range(rounds):
-                    # Bare first, then the project, then the other way round: a drift in the
-                    # machine's load within a round does not always fall on the same server.
-                    for name in names if round_number % 2 == 0 else reversed(names):
+                    # Each round starts with another server and the order flips every other round:
+                    # a drift in the machine's load does not always fall on the same server.
+                    order = names[round_number % len(names) :] + names[: round_number % len(names)]
+                    for name in order if round_number % 2 == 0 else reversed(order):
                         server, port = servers[name]
                         cpu = server_cpu_seconds(server.pid)
                         result = run_wrk(port, path, seconds, connections, script)
@@ -272,9 +283,13 @@ def bench_gunicorn(seconds: int, rounds: int, connections: int, workers: int) ->
             "requests": sum(r["requests"] for r in rows),
         }
     for endpoint in ("ask", "search"):
-        pairs = zip(runs[f"{endpoint}/project"], runs[f"{endpoint}/bare"], strict=True)
-        ratios = [project["rps"] / bare["rps"] for project, bare in pairs]
-        results[f"{endpoint}/ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+        comparisons = [("ratio", "project", "bare")]
+        if baseline:
+            comparisons += [("baseline_ratio", "baseline", "bare"), ("vs_baseline", "project", "baseline")]
+        for key, top, bottom in comparisons:
+            pairs = zip(runs[f"{endpoint}/{top}"], runs[f"{endpoint}/{bottom}"], strict=True)
+            ratios = [a["rps"] / b["rps"] for a, b in pairs]
+            results[f"{endpoint}/{key}"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
     return results
 
 
@@ -287,21 +302,31 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--baseline", type=Path, help="a checkout of another commit to serve beside this one")
+    parser.add_argument("--only-gunicorn", action="store_true", help="skip training and the in-process figures")
     args = parser.parse_args()
 
-    figures = {
-        "training": bench_training(args.train_runs),
-        "in_process": bench_in_process(args.rounds),
-        "gunicorn": bench_gunicorn(args.seconds, args.wrk_rounds, args.connections, args.workers),
-    }
+    figures = {"gunicorn": bench_gunicorn(args.seconds, args.wrk_rounds, args.connections, args.workers, args.baseline)}
+    if not args.only_gunicorn:
+        figures["training"] = bench_training(args.train_runs)
+        figures["in_process"] = bench_in_process(args.rounds)
+        print_process_figures(figures, args.rounds)
+    print_gunicorn_figures(figures["gunicorn"], args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def print_process_figures(figures: dict, rounds: int) -> None:
     t = figures["training"]
     print(f"training: {t['examples']} examples, median {t['median_s']:.2f} s (cross-validation included)")
     ip = figures["in_process"]
-    print(f"in process, {len(QUESTIONS)} questions x {args.rounds}: /api/ask median {ip['ask']['median_ms']:.3f} ms "
+    print(f"in process, {len(QUESTIONS)} questions x {rounds}: /api/ask median {ip['ask']['median_ms']:.3f} ms "
           f"p99 {ip['ask']['p99_ms']:.3f} ms (first time: median {ip['ask_first']['median_ms']:.3f} ms); "
           f"bare median {ip['bare']['median_ms']:.3f} ms p99 {ip['bare']['p99_ms']:.3f} ms; "
           f"ratio ask/bare {ip['ask']['median_ms'] / ip['bare']['median_ms']:.2f}x")
-    g = figures["gunicorn"]
+
+
+def print_gunicorn_figures(g: dict, args) -> None:
     if "skipped" in g:
         print("gunicorn:", g["skipped"])
     else:
@@ -309,16 +334,19 @@ def main() -> None:
               f"{args.seconds} s per server, alternating; medians over the rounds:")
         header = f"  {'endpoint':14} {'server':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11}"
         print(header + f" {'errors':>7}")
+        servers = ("project", "baseline", "bare") if args.baseline else ("project", "bare")
         for endpoint in ("ask", "search"):
-            for server_name in ("project", "bare"):
+            for server_name in servers:
                 r = g[f"{endpoint}/{server_name}"]
                 print(f"  /api/{endpoint:9} {server_name:8} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
                       f"{r['cpu_ms']:11.2f} {r['errors']:7d}")
             ratio = g[f"{endpoint}/ratio"]
             print(f"  /api/{endpoint} throughput = {ratio['median']:.2f} x bare (rounds {ratio['min']:.2f}-"
                   f"{ratio['max']:.2f}; target at least 0.33)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+            if args.baseline:
+                base, versus = g[f"{endpoint}/baseline_ratio"], g[f"{endpoint}/vs_baseline"]
+                print(f"  /api/{endpoint} baseline = {base['median']:.2f} x bare; this tree = {versus['median']:.2f} x "
+                      f"baseline (rounds {versus['min']:.2f}-{versus['max']:.2f})")
 
 
 if __name__ == "__main__":

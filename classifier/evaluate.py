@@ -9,7 +9,16 @@ import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
 from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
-from classifier.model import CV_FOLDS, IntentModel, Normalize, Prediction, choose_thresholds, decide, out_of_fold_probabilities, predict
+from classifier.model import (
+    CV_FOLDS,
+    IntentModel,
+    Normalize,
+    Prediction,
+    choose_thresholds,
+    decide,
+    out_of_fold_probabilities,
+    predict,
+)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,9 @@ def library_vocabulary(library: Library) -> dict[str, int]:
     return count_words(
         text
         for article in library.articles.values()
-        for text in (article.title, article.summary, " ".join(article.tags), *(f"{s.title} {s.text}" for s in article.sections))
+        for text in (
+            article.title, article.summary, " ".join(article.tags), *(f"{s.title} {s.text}" for s in article.sections)
+        )
     )
 
 
@@ -119,7 +121,9 @@ def load_knowledge_base(
     )
 
 
-def answer(base: KnowledgeBase, question: str, intent: str, *, fallback: bool = False, choices: tuple[str, ...] = ()) -> Answer:
+def answer(
+    base: KnowledgeBase, question: str, intent: str, *, fallback: bool = False, choices: tuple[str, ...] = ()
+) -> Answer:
     """Answer a question whose intent the classifier decided; fall back to search results, or ask.
 
     ``choices`` (two or more intents) turns the answer into a clarifying question.

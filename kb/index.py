@@ -15,112 +15,25 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StemmingAnalyzer, StopFilter
-from whoosh.analysis.analyzers import CompositeAnalyzer
-from whoosh.codec.whoosh3 import W3Codec
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.formats import Frequency
+from whoosh.analysis import StemmingAnalyzer
+from whoosh.fields import ID, KEYWORD, STORED, Schema
 from whoosh.lang.porter2 import stem
-from whoosh.system import pack_uint
-from whoosh.writing import SegmentWriter
 
 from kb.articles import Article, Library
+from kb import internals
+from kb.internals import FreshWriter, StemmedText, codec
 
 log = logging.getLogger(__name__)
 
 # Whoosh's default token pattern, its group made non-capturing so that a build can take
-# every token of a text in one findall() call (see _TermCounter); it matches the same tokens.
+# every token of a text in one findall() call (see kb.internals.TermCounter); it matches the same tokens.
 TOKEN_PATTERN = r"[\w\*]+(?:\.?[\w\*]+)*"
 # Porter2 undoubles consonants ("resetting" -> "reset"); Whoosh's default Porter does not.
 ANALYZER = StemmingAnalyzer(expression=TOKEN_PATTERN, stemfn=stem)
-
-_UNSEEN = object()
-
-
-class _TermCounter:
-    """Count the terms a tokenizer → lowercase → stop words → stemmer chain makes of a text, in one pass.
-
-    Whoosh runs its analyzer as a chain of generators, one step per filter and token, and
-    that is most of the time an index build takes. This does what the same chain does (it
-    is read from the chain's own parts), but remembers the term each distinct token
-    becomes, so a word seen before costs one dictionary look-up.
-    """
-
-    def __init__(self, tokenizer: RegexTokenizer, stops: StopFilter, stemmer: StemFilter):
-        expression = tokenizer.expression
-        if expression.groups:
-            self._tokens = lambda text: [match.group() for match in expression.finditer(text)]
-        else:
-            self._tokens = expression.findall
-        self._stops, self._min, self._max = stops.stops, stops.min, stops.max
-        self._stem, self._ignore = stemmer._stem, stemmer.ignore
-        self._terms: dict[str, str | None] = {}
-
-    @classmethod
-    def of(cls, analyzer) -> _TermCounter | None:
-        """Return a counter equivalent to ``analyzer``, or None if it is not that chain."""
-        parts = getattr(analyzer, "items", None) if isinstance(analyzer, CompositeAnalyzer) else None
-        kinds = (RegexTokenizer, LowercaseFilter, StopFilter, StemFilter)
-        if not parts or len(parts) != len(kinds) or any(type(p) is not k for p, k in zip(parts, kinds, strict=True)):
-            return None
-        tokenizer, _, stops, stemmer = parts
-        if tokenizer.gaps or stemmer.lang:
-            return None
-        return cls(tokenizer, stops, stemmer)
-
-    def _term(self, token: str) -> str | None:
-        word = token.lower()
-        size = len(word)
-        if size < self._min or (self._max is not None and size > self._max) or word in self._stops:
-            term = None
-        else:
-            term = word if word in self._ignore else self._stem(word)
-        if len(self._terms) < 500_000:  # a bound for pathological input; prose repeats itself
-            self._terms[token] = term
-        return term
-
-    def count(self, text: str) -> Counter:
-        """Return how often each term occurs in ``text``."""
-        terms, counts = self._terms, Counter()
-        # Count tokens first (in C), then turn each distinct token into its term once.
-        for token, times in Counter(self._tokens(text)).items():
-            term = terms.get(token, _UNSEEN)
-            if term is _UNSEEN:
-                term = self._term(token)
-            if term is not None:
-                counts[term] += times
-        return counts
-
-
-class StemmedText(TEXT):
-    """A TEXT field that indexes with :class:`_TermCounter` when its analyzer is the usual stemming chain.
-
-    What it writes is what TEXT writes (the same terms, frequencies and weights; a test
-    compares the two); only the way there is shorter. Any other analyzer, or any option
-    the fast way does not know, takes Whoosh's own path.
-    """
-
-    def index(self, value, **kwargs) -> Iterator[tuple[bytes, int, float, bytes]]:
-        counter = self.__dict__.get("_counter", _UNSEEN)
-        if counter is _UNSEEN:
-            counter = self._counter = _TermCounter.of(self.analyzer)
-        if counter is None or kwargs or not isinstance(value, str) or type(self.format) is not Frequency:
-            return super().index(value, **kwargs)
-        boost = self.format.field_boost
-        return (
-            (term.encode("utf-8"), freq, freq * boost, pack_uint(freq)) for term, freq in counter.count(value).items()
-        )
-
-    def __getstate__(self):
-        # The counter holds a cache and a compiled pattern: rebuilt after unpickling, never stored.
-        return {key: value for key, value in self.__dict__.items() if key != "_counter"}
-
 
 # Text fields keep no word positions (phrase=False): search never asks for a phrase, and
 # positions make the index larger and every posting slower to write and to read. Only
@@ -143,7 +56,7 @@ SEARCH_FIELDS = ("title", "article_title", "summary", "body", "tags")
 INDEX_FORMAT = 3
 # An update of at least this many articles to an existing index is split between two
 # writer processes. Smaller ones are not worth the start-up cost (and tests never fork).
-# A build from nothing takes the in-memory writer in one process instead (_FreshWriter):
+# A build from nothing takes the in-memory writer in one process instead (kb.internals.FreshWriter):
 # on a two-core machine whose other core is busy, the second process saved nothing.
 PARALLEL_BUILD_ARTICLES = 2000
 BUILD_PROCESSES = 2
@@ -247,107 +160,15 @@ def _parallel(articles: int) -> bool:
     return articles >= PARALLEL_BUILD_ARTICLES and BUILD_PROCESSES > 1 and (os.cpu_count() or 1) > 1
 
 
-def _codec() -> W3Codec:
-    """Return Whoosh's codec, told not to record field lengths per block of postings.
-
-    Those figures (the shortest and longest document of each block of 128 postings) only
-    let Whoosh's own searcher skip blocks; writing them means looking up the length of
-    every posting's document, a third of the time spent writing postings. Without them a
-    block's best possible score is taken as if its shortest document were empty: still an
-    upper bound, so a Whoosh search stays right, only skips less. The ranker reads every
-    posting anyway.
-    """
-    codec = W3Codec()
-    codec.length_stats = False
-    return codec
-
-
-class _FreshWriter(SegmentWriter):
-    """A writer for a build from nothing: each term's postings are gathered in memory as
-    documents come, and written term after term at commit.
-
-    Whoosh's writer puts every posting into a pool of tuples that it sorts at commit,
-    and hands each one through three more calls on its way to the file; here a posting
-    is one append, and the terms arrive sorted. The files are the ones Whoosh writes
-    (a test compares them posting by posting). Only plain documents take this way; a
-    document with boosts, or a field with vectors, spelling or a column, goes through
-    Whoosh's own code. Meant for an index with no segments yet, so that there is
-    nothing to merge at commit.
-    """
-
-    def __init__(self, ix, **kwargs):
-        super().__init__(ix, **kwargs)
-        self._terms: dict[str, defaultdict[bytes, list]] = {}
-
-    def _plain(self, fields: dict) -> bool:
-        schema = self.schema
-        for name in fields:
-            field = schema[name] if name in schema else None
-            if field is None or field.vector or field.column_type or field.separate_spelling():
-                return False
-        return True
-
-    def add_document(self, **fields):
-        if not self._plain(fields) or self.pool.current or self.pool.runs:
-            return super().add_document(**fields)
-        self._check_state()
-        schema, perdoc, docnum = self.schema, self.perdocwriter, self.docnum
-        perdoc.start_doc(docnum)
-        for name in sorted(fields):
-            value = fields[name]
-            if value is None:
-                continue
-            field = schema[name]
-            length = 0
-            if field.indexed:
-                terms = self._terms.get(name)
-                if terms is None:
-                    terms = self._terms[name] = defaultdict(list)
-                for btext, freq, weight, vbytes in field.index(value):
-                    # Whoosh's writer multiplies by the document's field boost, 1.0 here.
-                    terms[btext].extend((docnum, float(weight), vbytes))
-                    length += freq
-                if not field.scorable:
-                    length = 0
-            perdoc.add_field(name, field, value if field.stored else None, length)
-        perdoc.finish_doc()
-        self._added = True
-        self.docnum += 1
-
-    def _flush_segment(self):
-        if self.pool.current or self.pool.runs:
-            # A document took Whoosh's way: let Whoosh write everything, ours included.
-            for name in sorted(self._terms):
-                for btext, flat in self._terms[name].items():
-                    for i in range(0, len(flat), 3):
-                        self.pool.add((name, btext, flat[i], flat[i + 1], flat[i + 2]))
-            self._terms = {}
-            return super()._flush_segment()
-        self.perdocwriter.close()
-        writer = self.fieldwriter
-        for name in sorted(self._terms):
-            terms = self._terms.pop(name)
-            writer.start_field(name, self.schema[name])
-            for btext in sorted(terms):
-                flat = terms.pop(btext)
-                writer.start_term(btext)
-                add = writer.add
-                for i in range(0, len(flat), 3):
-                    add(flat[i], flat[i + 1], flat[i + 2] or b"", 0)
-                writer.finish_term()
-            writer.finish_field()
-        writer.close()
-
-
 def _writer(ix, parallel: bool, fresh: bool):
     """Open a writer: for an empty index the in-memory one; several processes for a big update; one otherwise."""
-    if fresh:
-        return _FreshWriter(ix, codec=_codec())
+    if fresh and internals.FAST:
+        return FreshWriter(ix, codec=codec())
     if parallel:
         # multisegment: each process's segment is kept as it is; merging them would
         # take about as long as the time the second process saved.
-        return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128, codec=_codec())
-    return ix.writer(limitmb=256, codec=_codec())
+        return ix.writer(procs=BUILD_PROCESSES, multisegment=True, limitmb=128, codec=codec())
+    return ix.writer(limitmb=256, codec=codec())
 
 
 def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:

@@ -20,11 +20,10 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-from whoosh.matching import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F
-from whoosh.util.numeric import byte_to_length
+
+from kb.internals import read_field_lengths, read_postings
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +35,6 @@ BM25 = BM25F()
 MAX_CACHED_POSTINGS = 6_000_000
 # Stored fields of this many documents are kept, the most recently shown ones.
 MAX_CACHED_DOCUMENTS = 50_000
-# Field lengths are stored as one byte; this table turns the byte back into a length.
-LENGTH_OF_BYTE = np.array([byte_to_length(b) or 0 for b in range(256)], dtype=np.float64)
 
 Term = tuple[str, str]
 
@@ -242,64 +239,6 @@ class Ranker:
 def _leaves(reader):
     """Return (segment reader, first docnum) pairs, for one segment or many."""
     return reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-
-
-def read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
-    """Return every docnum and weight of a segment's posting list as arrays.
-
-    Whoosh 2.7's on-disk matcher keeps a block of up to 128 postings as a delta-coded
-    tuple of docnums and a tuple of weights; taking whole blocks is about twice as fast
-    as stepping through ``next()``. Any other matcher is stepped through.
-    """
-    if isinstance(matcher, FilterMatcher):
-        # Deleted documents: the ranker masks them itself.
-        matcher = matcher.child
-    if not all(hasattr(matcher, name) for name in ("_read_data", "_next_block", "_blocklength", "_data")):
-        return _step_through(matcher)
-    ids, weights = [], []
-    while matcher.is_active():
-        matcher._read_data()
-        deltas, block_weights = matcher._data[0], matcher._data[1]
-        count = matcher._blocklength
-        ids.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
-        if block_weights is None:
-            weights.append(np.ones(count, dtype=np.float64))
-        elif isinstance(block_weights, float):
-            weights.append(np.full(count, block_weights, dtype=np.float64))
-        else:
-            weights.append(np.asarray(block_weights, dtype=np.float64))
-        matcher._next_block()
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    return np.concatenate(ids), np.concatenate(weights)
-
-
-def _step_through(matcher) -> tuple[np.ndarray, np.ndarray]:
-    ids, weights = [], []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        weights.append(matcher.weight())
-        matcher.next()
-    return np.asarray(ids, dtype=np.int64), np.asarray(weights, dtype=np.float64)
-
-
-def read_field_lengths(leaf, field: str) -> np.ndarray:
-    """Return the stored length of ``field`` for every document of one segment.
-
-    Whoosh 2.7 keeps them in a column of one byte per document; reading that column in one
-    piece beats asking for each document. Other readers are asked document by document.
-    """
-    count = leaf.doc_count_all()
-    perdoc = getattr(leaf, "_perdoc", None)
-    column = None
-    if perdoc is not None and hasattr(perdoc, "_cached_reader"):
-        column = perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-    if column is not None and all(hasattr(column, name) for name in ("_dbfile", "_basepos", "_count")):
-        stored = min(column._count, count)
-        raw = np.zeros(count, dtype=np.uint8)
-        raw[:stored] = np.frombuffer(column._dbfile.get(column._basepos, stored), dtype=np.uint8)
-        return LENGTH_OF_BYTE[raw]
-    return np.array([leaf.doc_field_length(d, field, 0) or 0 for d in range(count)], dtype=np.float64)
 
 
 def _top(docnums: np.ndarray, scores: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:

@@ -108,7 +108,7 @@ def split_sections(article_html: str, title: str) -> list[Section]:
     intro = article_html[: matches[0].start()] if matches else article_html
     if intro.strip():
         sections.append(Section("", title, 1, intro.strip(), html_to_text(intro)))
-    for match, following in zip(matches, [*matches[1:], None]):
+    for match, following in zip(matches, [*matches[1:], None], strict=False):  # [None] when no heading
         end = following.start() if following else len(article_html)
         body = article_html[match.end() : end].strip()
         sections.append(
@@ -210,7 +210,9 @@ def wrap_text(text: str, width: int = 72) -> str:
             continue
         bullet = re.match(r"^(\s*(?:- |\d+\. ))", line)
         indent = " " * len(bullet.group(1)) if bullet else ""
-        wrapped.append(textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False))
+        wrapped.append(
+            textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+        )
     return "\n".join(wrapped)
 
 

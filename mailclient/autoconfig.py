@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as parse_untrusted_xml
 
-from mailclient.labels import INCOMING, NO_AUTH, OUTGOING, Auth, Security, normalize_auth, offered_ports, server_for
 from kb.settings import MailSettings
+from mailclient.labels import INCOMING, NO_AUTH, OUTGOING, Auth, Security, normalize_auth, offered_ports, server_for
 
 ADDRESS_PLACEHOLDER = "%EMAILADDRESS%"
 SOCKET_TYPES = {Security.SSL_TLS: "SSL", Security.STARTTLS: "STARTTLS"}

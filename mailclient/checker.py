@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from rapidfuzz.distance import DamerauLevenshtein
 
 from kb.articles import Library
+from kb.settings import MailSettings, fill_placeholders
 from mailclient.labels import (
     DIRECTIONS,
     INCOMING,
@@ -37,7 +38,6 @@ from mailclient.labels import (
     port_facts,
     server_for,
 )
-from kb.settings import MailSettings, fill_placeholders
 
 OK, WARNING, ERROR, INCOMPLETE = "ok", "warning", "error", "incomplete"
 SEVERITY = {OK: 0, WARNING: 1, ERROR: 2}

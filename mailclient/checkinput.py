@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 
 from kb.answers import Answer, append_block, escape_markdown
 from kb.articles import Library
+from kb.settings import MailSettings
 from mailclient.checker import (
     MAX_FIELD_CHARS,
     CheckInputError,
@@ -51,7 +52,6 @@ from mailclient.labels import (
     phrase_pattern,
     port_facts,
 )
-from kb.settings import MailSettings
 
 BOTH = "both"
 MASK = "\x00"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kb.articles import Library
+from kb.settings import MailSettings
 from mailclient.autoconfig import check_address, endpoints
 from mailclient.checker import Citation, cite
 from mailclient.labels import INCOMING, OUTGOING, Client, client_label
-from kb.settings import MailSettings
 
 CLIENT_NAMES = {
     Client.THUNDERBIRD: "Thunderbird (Windows, Mac, Linux)",

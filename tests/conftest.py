@@ -57,7 +57,10 @@ def make_config(tmp: Path, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def session_app(tmp_path_factory):
     """One app on the shipped articles, built once for the whole run."""
-    shipped = {"INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"), "RESPONSES_PATH": str(ROOT / "kb" / "responses.yml")}
+    shipped = {
+        "INTENTS_PATH": str(ROOT / "classifier" / "intents.yml"),
+        "RESPONSES_PATH": str(ROOT / "kb" / "responses.yml"),
+    }
     return create_app(make_config(tmp_path_factory.mktemp("app"), **shipped))
 
 
@@ -76,12 +79,16 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def write_article(directory: Path, name: str, body: str = "Some text.\n\n## A section\n\nMore text.\n", **front) -> Path:
+DEFAULT_BODY = "Some text.\n\n## A section\n\nMore text.\n"
+
+
+def write_article(directory: Path, name: str, body: str = DEFAULT_BODY, **front) -> Path:
     """Write ``<name>.md`` with front matter (sensible defaults, overridable) and return its path."""
     meta = {"title": name.replace("-", " ").title(), "summary": f"About {name}.", "updated": "2026-01-31", **front}
     meta = {key: value for key, value in meta.items() if value is not None}
     path = Path(directory) / f"{name}.md"
-    path.write_text("---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + textwrap.dedent(body), encoding="utf-8")
+    text = "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n" + textwrap.dedent(body)
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -20,9 +20,8 @@ WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 @pytest.fixture(scope="module")
 def logged_app(tmp_path_factory):
     """An app with its own database (the tiny training set), shared by this module's tests."""
-    return create_app(
-        make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")])
-    )
+    heldout = [str(ROOT / "tests" / "data" / "heldout.jsonl")]
+    return create_app(make_config(tmp_path_factory.mktemp("analytics"), HELDOUT_PATHS=heldout))
 
 
 @pytest.fixture

@@ -159,7 +159,9 @@ def test_console_shows_the_intent_answer_alternatives_and_absolute_links(agent_c
 
 
 def test_console_shows_the_settings_check_beside_the_answer(agent_client):
-    message = "Hello,\n\nOutlook: incoming pop.example.net 995 SSL, outgoing port 25 no auth. Why does nothing work?\n\nTom"
+    message = (
+        "Hello,\n\nOutlook: incoming pop.example.net 995 SSL, outgoing port 25 no auth. Why does nothing work?\n\nTom"
+    )
     page = paste(agent_client, message=message).get_data(as_text=True)
     aside = page.split('<aside class="console-checker', 1)[1].split("</aside>", 1)[0]
     assert "Settings check" in aside and "verdict-row--error" in aside
@@ -324,20 +326,27 @@ def test_the_public_help_center_and_bot_stay_open(client):
 
 
 machine_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-any_value = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=60), st.lists(st.integers(), max_size=2))
+any_value = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=60), st.lists(st.integers(), max_size=2)
+)
 
 
 @machine_settings
 @given(
     body=st.one_of(
         st.dictionaries(st.sampled_from(["message", "format", "customer_name", "signature", "intent", "x"]), any_value),
-        st.fixed_dictionaries({"message": st.text(max_size=300), "format": st.sampled_from(["text", "markdown", "html"])}),
+        st.fixed_dictionaries(
+            {"message": st.text(max_size=300), "format": st.sampled_from(["text", "markdown", "html"])}
+        ),
         st.lists(st.integers(), max_size=3),
         st.text(max_size=30),
     )
 )
 def test_api_reply_never_fails_on_any_json(client, api_token, body):
     response = client.post(
-        "/api/reply", data=json.dumps(body), content_type="application/json", headers={"Authorization": f"Bearer {api_token}"}
+        "/api/reply",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {api_token}"},
     )
     assert response.status_code in (200, 400) and response.is_json, response.get_data(as_text=True)

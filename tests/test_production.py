@@ -67,7 +67,9 @@ def test_the_whole_api_is_rate_limited(tmp_path):
 
 
 def test_api_responses_say_how_much_of_the_limit_is_left(tmp_path):
-    config = make_config(tmp_path, API_RATE_LIMIT="5 per minute", ASK_RATE_LIMIT="3 per minute", RATELIMIT_HEADERS_ENABLED=True)
+    config = make_config(
+        tmp_path, API_RATE_LIMIT="5 per minute", ASK_RATE_LIMIT="3 per minute", RATELIMIT_HEADERS_ENABLED=True
+    )
     client = create_app(config).test_client()
     searched = client.get("/api/search?q=imap")
     assert (searched.headers["X-RateLimit-Limit"], searched.headers["X-RateLimit-Remaining"]) == ("5", "4")
@@ -80,7 +82,8 @@ def test_api_responses_say_how_much_of_the_limit_is_left(tmp_path):
 
 
 def test_questions_have_their_own_limit_instead_of_the_api_one(tmp_path):
-    client = create_app(make_config(tmp_path, API_RATE_LIMIT="2 per minute", ASK_RATE_LIMIT="3 per minute")).test_client()
+    config = make_config(tmp_path, API_RATE_LIMIT="2 per minute", ASK_RATE_LIMIT="3 per minute")
+    client = create_app(config).test_client()
     assert [client.post("/api/ask", json={"question": "hello"}).status_code for _ in range(4)] == [200, 200, 200, 429]
     for _ in range(3):
         assert client.options("/api/search").status_code == 200  # preflights are not counted
@@ -172,7 +175,9 @@ def test_search_never_fails_on_any_text(client, q, limit):
 
 @machine_settings
 @given(body=st.one_of(
-    st.dictionaries(st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)), max_size=4),
+    st.dictionaries(
+        st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)), max_size=4
+    ),
     st.fixed_dictionaries({"question": st.text(max_size=2100)}),
     st.lists(st.integers(), max_size=3), st.text(max_size=30), st.integers(),
 ))

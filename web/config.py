@@ -70,8 +70,13 @@ class Setting:
         return None
 
     def type_name(self) -> str:
-        names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-                 list: "a list of strings"}
+        names = {
+            bool: "true or false",
+            int: "a whole number",
+            float: "a number",
+            str: "a string",
+            list: "a list of strings",
+        }
         words = [names[t] for t in self.types if not (t is int and float in self.types)]
         return " or ".join(words) + (" (or null)" if self.nullable else "")
 
@@ -87,26 +92,50 @@ SHARE = {"valid": lambda v: 0 <= v <= 1, "rule": "between 0 and 1"}
 
 SETTINGS: tuple[Setting, ...] = (
     # The app
-    Setting("SECRET_KEY", None, STR, "signs sessions and forms; generated once into instance/secret_key "
-            "unless set (set it in production, the same on every node)", nullable=True),
+    Setting(
+        "SECRET_KEY",
+        None,
+        STR,
+        "signs sessions and forms; generated once into instance/secret_key "
+        "unless set (set it in production, the same on every node)",
+        nullable=True,
+    ),
     Setting("PRODUCTION", False, BOOL, "refuse to start without a configured SECRET_KEY"),
-    Setting("INSTANCE_PATH", None, STR, "the instance folder (tests give their own); default instance/ "
-            "in the repository", nullable=True),
+    Setting(
+        "INSTANCE_PATH",
+        None,
+        STR,
+        "the instance folder (tests give their own); default instance/ in the repository",
+        nullable=True,
+    ),
     Setting("LOG_JSON", True, BOOL, "JSON log lines with a request id on stderr (tests capture logs themselves)"),
-    Setting("PROXY_COUNT", 0, INT, "proxies (load balancers) in front of the app that set X-Forwarded-For",
-            **NOT_NEGATIVE),
-    Setting("MAX_CONTENT_LENGTH", 64 * 1024, INT, "largest request body in bytes; larger ones get a 413",
-            **POSITIVE),
-    Setting("SESSION_COOKIE_SECURE", None, BOOL, "send the session cookie over HTTPS only; null: "
-            "yes except in debug and testing", nullable=True),
+    Setting(
+        "PROXY_COUNT", 0, INT, "proxies (load balancers) in front of the app that set X-Forwarded-For", **NOT_NEGATIVE
+    ),
+    Setting("MAX_CONTENT_LENGTH", 64 * 1024, INT, "largest request body in bytes; larger ones get a 413", **POSITIVE),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        None,
+        BOOL,
+        "send the session cookie over HTTPS only; null: yes except in debug and testing",
+        nullable=True,
+    ),
     # Knowledge base and search
     Setting("ARTICLES_DIR", _repo("articles"), STR, "where the Markdown articles are"),
     Setting("INDEX_DIR", InInstance("index"), STR, "where the search index is built"),
-    Setting("MAIL_SETTINGS_PATH", str(kb.DEFAULT_SETTINGS_PATH), STR, "the settings file (hosts, ports) that "
-            "articles and answers quote"),
+    Setting(
+        "MAIL_SETTINGS_PATH",
+        str(kb.DEFAULT_SETTINGS_PATH),
+        STR,
+        "the settings file (hosts, ports) that articles and answers quote",
+    ),
     Setting("SYNONYMS_PATH", str(kb.DEFAULT_LEXICON_PATH), STR, "spellings and synonyms shared by search and the bot"),
-    Setting("SYNONYMS_OVERLAY_PATH", InInstance("synonyms.local.yml"), STR, "synonyms added from the "
-            "knowledge-gap inbox, merged into SYNONYMS_PATH"),
+    Setting(
+        "SYNONYMS_OVERLAY_PATH",
+        InInstance("synonyms.local.yml"),
+        STR,
+        "synonyms added from the knowledge-gap inbox, merged into SYNONYMS_PATH",
+    ),
     Setting("BUILD_INDEX_ON_START", True, BOOL, "build the index (incrementally) on start if missing or stale"),
     Setting("SEARCH_LIMIT", 10, INT, "results per page", **POSITIVE),
     Setting("SEARCH_MAX_LIMIT", 50, INT, "the largest `limit` /api/search accepts", **POSITIVE),
@@ -114,68 +143,153 @@ SETTINGS: tuple[Setting, ...] = (
     # The answer bot
     Setting("RESPONSES_PATH", str(kb.DEFAULT_RESPONSES_PATH), STR, "the bot's canned answers"),
     Setting("INTENTS_PATH", _repo("classifier", "intents.yml"), STR, "the bot's training data"),
-    Setting("INTENTS_OVERLAY_PATH", InInstance("intents.local.yml"), STR, "training examples added from the "
-            "knowledge-gap inbox, merged into INTENTS_PATH"),
-    Setting("MODEL_PATH", InInstance("intent_model.joblib"), STR, "the trained model (only loaded from inside "
-            "the instance folder)"),
-    Setting("HELDOUT_PATHS", [_repo("classifier", "heldout.jsonl"), _repo("classifier", "heldout2.jsonl")], STRS,
-            "held-out questions, never trained on; `flask evaluate` and the change gate score each file"),
+    Setting(
+        "INTENTS_OVERLAY_PATH",
+        InInstance("intents.local.yml"),
+        STR,
+        "training examples added from the knowledge-gap inbox, merged into INTENTS_PATH",
+    ),
+    Setting(
+        "MODEL_PATH",
+        InInstance("intent_model.joblib"),
+        STR,
+        "the trained model (only loaded from inside the instance folder)",
+    ),
+    Setting(
+        "HELDOUT_PATHS",
+        [_repo("classifier", "heldout.jsonl"), _repo("classifier", "heldout2.jsonl")],
+        STRS,
+        "held-out questions, never trained on; `flask evaluate` and the change gate score each file",
+    ),
     Setting("ASK_MAX_CHARS", 2000, INT, "the longest question /api/ask accepts", **POSITIVE),
     Setting("EVAL_MIN_CV_ACCURACY", 0.80, FLOAT, "`flask evaluate` fails below this cross-validation accuracy"),
-    Setting("EVAL_MIN_HELDOUT_ACCURACY", 0.90, FLOAT, "`flask evaluate` fails below this in-scope accuracy on any "
-            "held-out file"),
-    Setting("EVAL_MIN_OUT_OF_SCOPE_RECALL", 0.80, FLOAT, "`flask evaluate` fails below this out-of-scope recall on "
-            "any held-out file"),
-    Setting("EVAL_MAX_FALSE_REJECT", 0.08, FLOAT, "`flask evaluate` fails above this share of answerable questions "
-            "sent to the fallback"),
-    Setting("GATE_TOLERANCE", 0.0, FLOAT, "how much lower a score may be after a change to the training data or "
-            "synonyms (0: not lower at all)", **SHARE),
+    Setting(
+        "EVAL_MIN_HELDOUT_ACCURACY",
+        0.90,
+        FLOAT,
+        "`flask evaluate` fails below this in-scope accuracy on any held-out file",
+    ),
+    Setting(
+        "EVAL_MIN_OUT_OF_SCOPE_RECALL",
+        0.80,
+        FLOAT,
+        "`flask evaluate` fails below this out-of-scope recall on any held-out file",
+    ),
+    Setting(
+        "EVAL_MAX_FALSE_REJECT",
+        0.08,
+        FLOAT,
+        "`flask evaluate` fails above this share of answerable questions sent to the fallback",
+    ),
+    Setting(
+        "GATE_TOLERANCE",
+        0.0,
+        FLOAT,
+        "how much lower a score may be after a change to the training data or synonyms (0: not lower at all)",
+        **SHARE,
+    ),
     # Rate limits
     Setting("RATELIMIT_ENABLED", True, BOOL, "limit /api/* per client address"),
     Setting("API_RATE_LIMIT", "300 per minute", STR, "the limit on /api/* (as the `limits` library reads it)"),
     Setting("ASK_RATE_LIMIT", "60 per minute", STR, "the limit on /api/ask, instead of API_RATE_LIMIT"),
-    Setting("RATELIMIT_STORAGE_URI", "process://", STR, "where limits count: process:// per process, "
-            "redis://... across processes and nodes"),
-    Setting("RATELIMIT_HEADERS_ENABLED", False, BOOL, "X-RateLimit-* headers on every API answer (429s carry "
-            "Retry-After either way)"),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        "process://",
+        STR,
+        "where limits count: process:// per process, redis://... across processes and nodes",
+    ),
+    Setting(
+        "RATELIMIT_HEADERS_ENABLED",
+        False,
+        BOOL,
+        "X-RateLimit-* headers on every API answer (429s carry Retry-After either way)",
+    ),
     # The widget
-    Setting("WIDGET_ALLOWED_ORIGINS", [], (list, str), "origins whose pages may embed the widget and call /api/* "
-            "(a list, or one string split at commas; empty: the app's own origin only; \"*\": any)"),
-    Setting("WIDGET_TIMEOUT_SECONDS", 15, FLOAT, "how long the widget waits for the API before it offers a retry",
-            valid=lambda v: 0 < v <= 120, rule="above 0 and at most 120"),
+    Setting(
+        "WIDGET_ALLOWED_ORIGINS",
+        [],
+        (list, str),
+        "origins whose pages may embed the widget and call /api/* "
+        '(a list, or one string split at commas; empty: the app\'s own origin only; "*": any)',
+    ),
+    Setting(
+        "WIDGET_TIMEOUT_SECONDS",
+        15,
+        FLOAT,
+        "how long the widget waits for the API before it offers a retry",
+        valid=lambda v: 0 < v <= 120,
+        rule="above 0 and at most 120",
+    ),
     # Mail clients
     Setting("CHECK_MAX_CHARS", 4000, INT, "the longest settings description the checker reads", **POSITIVE),
-    Setting("AUTOCONFIG_CACHE_SECONDS", 3600, INT, "how long mail apps may cache the autoconfig file",
-            **NOT_NEGATIVE),
+    Setting("AUTOCONFIG_CACHE_SECONDS", 3600, INT, "how long mail apps may cache the autoconfig file", **NOT_NEGATIVE),
     # Agents and the database
     Setting("DATABASE_URL", None, STR, "a SQLAlchemy URL; null: SQLite in the instance folder", nullable=True),
     Setting("DATABASE_UPGRADE_ON_START", True, BOOL, "apply the database migrations on start"),
-    Setting("AGENT_MAX_FAILED_LOGINS", 5, INT, "failed sign-ins for one account within the lockout time that "
-            "lock it", **POSITIVE),
-    Setting("AGENT_LOCKOUT_SECONDS", 15 * 60, INT, "how long a lock lasts, and the window failures count in",
-            **POSITIVE),
-    Setting("AGENT_MAX_FAILED_LOGINS_PER_IP", 20, INT, "failed sign-ins from one address within the lockout "
-            "time that lock it out (0: off)", **NOT_NEGATIVE),
+    Setting(
+        "AGENT_MAX_FAILED_LOGINS",
+        5,
+        INT,
+        "failed sign-ins for one account within the lockout time that lock it",
+        **POSITIVE,
+    ),
+    Setting(
+        "AGENT_LOCKOUT_SECONDS", 15 * 60, INT, "how long a lock lasts, and the window failures count in", **POSITIVE
+    ),
+    Setting(
+        "AGENT_MAX_FAILED_LOGINS_PER_IP",
+        20,
+        INT,
+        "failed sign-ins from one address within the lockout time that lock it out (0: off)",
+        **NOT_NEGATIVE,
+    ),
     Setting("AGENT_MIN_PASSWORD_CHARS", 12, INT, "the shortest password `flask create-agent` accepts", **POSITIVE),
-    Setting("ARGON2_TIME_COST", 3, INT, "Argon2id passes (RFC 9106's second profile); older hashes are upgraded "
-            "at sign-in", **POSITIVE),
+    Setting(
+        "ARGON2_TIME_COST",
+        3,
+        INT,
+        "Argon2id passes (RFC 9106's second profile); older hashes are upgraded at sign-in",
+        **POSITIVE,
+    ),
     Setting("ARGON2_MEMORY_KIB", 64 * 1024, INT, "Argon2id memory in KiB", **POSITIVE),
     Setting("ARGON2_PARALLELISM", 4, INT, "Argon2id lanes", **POSITIVE),
-    Setting("REPLY_MESSAGE_MAX_CHARS", 20_000, INT, "the longest pasted mail the console and /api/reply accept",
-            **POSITIVE),
-    Setting("HELP_CENTER_URL", None, STR, "the public root of the help center, for links in replies; null: the "
-            "request's host", nullable=True),
-    Setting("WTF_CSRF_TIME_LIMIT", 8 * 3600, INT, "seconds a form stays valid (agents keep the console open)",
-            **POSITIVE),
+    Setting(
+        "REPLY_MESSAGE_MAX_CHARS", 20_000, INT, "the longest pasted mail the console and /api/reply accept", **POSITIVE
+    ),
+    Setting(
+        "HELP_CENTER_URL",
+        None,
+        STR,
+        "the public root of the help center, for links in replies; null: the request's host",
+        nullable=True,
+    ),
+    Setting(
+        "WTF_CSRF_TIME_LIMIT", 8 * 3600, INT, "seconds a form stays valid (agents keep the console open)", **POSITIVE
+    ),
     # Analytics
     Setting("ANALYTICS_ENABLED", True, BOOL, "store questions, searches, clicks and votes (redacted)"),
-    Setting("ANALYTICS_RETENTION_DAYS", 90, INT, "events older than this are deleted at start, daily, and by "
-            "`flask purge-events`", **NOT_NEGATIVE),
-    Setting("ANALYTICS_QUEUE_SIZE", 10_000, INT, "events waiting for the writer; when full, new ones are dropped "
-            "and counted", **POSITIVE),
+    Setting(
+        "ANALYTICS_RETENTION_DAYS",
+        90,
+        INT,
+        "events older than this are deleted at start, daily, and by `flask purge-events`",
+        **NOT_NEGATIVE,
+    ),
+    Setting(
+        "ANALYTICS_QUEUE_SIZE",
+        10_000,
+        INT,
+        "events waiting for the writer; when full, new ones are dropped and counted",
+        **POSITIVE,
+    ),
     Setting("ANALYTICS_BATCH_SIZE", 500, INT, "events written in one transaction at most", **POSITIVE),
-    Setting("ANALYTICS_LINGER_SECONDS", 0.25, FLOAT, "how long the writer waits after an event for more to share "
-            "its transaction", **NOT_NEGATIVE),
+    Setting(
+        "ANALYTICS_LINGER_SECONDS",
+        0.25,
+        FLOAT,
+        "how long the writer waits after an event for more to share its transaction",
+        **NOT_NEGATIVE,
+    ),
     Setting("GAP_LOW_CONFIDENCE", 0.5, FLOAT, "an answer below this confidence counts as a knowledge gap", **SHARE),
     Setting("GAP_WINDOW_DAYS", 30, INT, "how far back the knowledge-gap inbox looks", **POSITIVE),
     Setting("GAP_MAX_SIGNALS", 20_000, INT, "the most failure signals the inbox groups", **POSITIVE),
@@ -247,7 +361,7 @@ def shown_default(setting: Setting) -> str:
         return "null"
     if isinstance(default, bool):
         return f"`{str(default).lower()}`"
-    return f"`{default!r}`" if isinstance(default, str) else f"`{default}`"
+    return f"`{default}`"
 
 
 def settings_table() -> str:

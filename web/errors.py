@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 
-class BadRequest(ValueError):
+class InputError(ValueError):
     """Input the user can fix; its message is shown to them."""
 
 
@@ -21,7 +21,7 @@ def wants_json() -> bool:
 def register_errors(app: Flask) -> None:
     """Answer errors as JSON on the API and as friendly pages elsewhere; never a traceback."""
 
-    @app.errorhandler(BadRequest)
+    @app.errorhandler(InputError)
     def bad_request(error):
         if wants_json():
             return jsonify(error=str(error)), 400

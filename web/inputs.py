@@ -7,8 +7,11 @@ import unicodedata
 from flask import request
 
 from kb.search import MAX_QUERY_CHARS
-from web.errors import BadRequest
+from web.errors import InputError
 
+# A pasted thread of REPLY_MESSAGE_MAX_CHARS, form- or JSON-encoded, can take several bytes a
+# character: the console and /api/reply accept larger bodies than MAX_CONTENT_LENGTH.
+REPLY_MAX_BODY_BYTES = 256 * 1024
 # Python's white space plus the byte-order mark, which JSON Schema's \s also counts as blank.
 BLANK = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\ufeff"  # U+3000 is the last space
 
@@ -22,10 +25,10 @@ def query_text(name: str = "q", required: bool = True) -> str:
     """Read a search text from the query string, rejecting what cannot be a question."""
     value = request.args.get(name, "")
     if len(value) > MAX_QUERY_CHARS:
-        raise BadRequest(f"'{name}' is too long: at most {MAX_QUERY_CHARS} characters")
+        raise InputError(f"'{name}' is too long: at most {MAX_QUERY_CHARS} characters")
     cleaned = clean_text(value)
     if required and not cleaned:
-        raise BadRequest(f"'{name}' is required: type a few words to search for")
+        raise InputError(f"'{name}' is required: type a few words to search for")
     return cleaned
 
 
@@ -37,19 +40,19 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"'{name}' must be a whole number") from None
+        raise InputError(f"'{name}' must be a whole number") from None
     if not low <= value <= high:
-        raise BadRequest(f"'{name}' must be between {low} and {high}")
+        raise InputError(f"'{name}' must be between {low} and {high}")
     return value
 
 
 def json_body() -> dict:
     """Return the request's JSON object, or explain why it is not one."""
     if not request.is_json:
-        raise BadRequest("send a JSON object with Content-Type: application/json")
+        raise InputError("send a JSON object with Content-Type: application/json")
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise InputError("the body must be a JSON object")
     return payload
 
 
@@ -59,12 +62,12 @@ def text_field(payload: dict, name: str, max_chars: int, required: bool = True, 
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise BadRequest(f"'{name}' is required and must be a string")
+        raise InputError(f"'{name}' is required and must be a string")
     if len(value) > max_chars:
-        raise BadRequest(f"'{name}' is too long: at most {max_chars} characters")
+        raise InputError(f"'{name}' is too long: at most {max_chars} characters")
     value = clean_text(value.replace("\r\n", "\n"), keep="\n\t" if multiline else "")
     if not value:
-        raise BadRequest(f"'{name}' must not be empty")
+        raise InputError(f"'{name}' must not be empty")
     return value
 
 

@@ -98,8 +98,12 @@ def refresh_knowledge() -> None:
     current = app_state.knowledge
     try:
         training, lexicon, normalizer = load_bot_data(app.config, current.base.library)
-        model = intent_model.load(app.config["MODEL_PATH"], data_digest=training.digest,
-                                  fingerprint=normalizer.fingerprint, trusted_dir=app.instance_path)
+        model = intent_model.load(
+            app.config["MODEL_PATH"],
+            data_digest=training.digest,
+            fingerprint=normalizer.fingerprint,
+            trusted_dir=app.instance_path,
+        )
     except (OSError, ValueError) as error:
         log.error("could not reload the bot's data after a change: %s", error)
         return

@@ -51,7 +51,10 @@ class LoginFailure(db.Model):
     """One failed sign-in, kept for the lockout time so every app server sees it."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (sa.Index("ix_login_failures_email_at", "email", "at"), sa.Index("ix_login_failures_ip_at", "ip", "at"))
+    __table_args__ = (
+        sa.Index("ix_login_failures_email_at", "email", "at"),
+        sa.Index("ix_login_failures_ip_at", "ip", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254))
     ip: Mapped[str] = mapped_column(sa.String(45))
@@ -118,4 +121,6 @@ class KnowledgeChange(db.Model):
 EVENT_COLUMNS = {column.name: column for column in Event.__table__.columns if column.name != "id"}
 
 
-EVENT_LENGTHS = {name: column.type.length for name, column in EVENT_COLUMNS.items() if getattr(column.type, "length", None)}
+EVENT_LENGTHS = {
+    name: column.type.length for name, column in EVENT_COLUMNS.items() if getattr(column.type, "length", None)
+}

@@ -68,8 +68,17 @@ def init_observability(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         access_log.info(
-            "%s %s %s", request.method, request.path, response.status_code,
-            extra={"fields": {"method": request.method, "path": request.path, "status": response.status_code,
-                              "ms": round(elapsed, 2)}},
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(elapsed, 2),
+                }
+            },
         )
         return response

@@ -65,8 +65,16 @@ def parse_origins(value) -> frozenset[str]:
             port = parts.port
         except ValueError:
             port = -1
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment \
-                or parts.username or parts.password or port == -1:
+        if (
+            parts.scheme not in DEFAULT_PORTS
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or parts.password
+            or port == -1
+        ):
             raise ValueError(f"WIDGET_ALLOWED_ORIGINS: {item!r} is not an origin such as https://www.example.com")
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         origins.add(f"{parts.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""))

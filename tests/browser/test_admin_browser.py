@@ -20,9 +20,8 @@ pytestmark = BROWSER_TESTS
 
 @pytest.fixture(scope="module")
 def gaps_app(tmp_path_factory):
-    app = create_app(
-        make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATHS=[str(ROOT / "tests" / "data" / "heldout.jsonl")])
-    )
+    heldout = [str(ROOT / "tests" / "data" / "heldout.jsonl")]
+    app = create_app(make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATHS=heldout))
     create_agent(app, EMAIL)
     events = state(app).events
     events.record(kind="ask", channel="widget", text=QUESTION, intent="pop3_enable", confidence=0.3, fallback=True)

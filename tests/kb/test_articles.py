@@ -111,7 +111,10 @@ def test_links_to_missing_articles_and_sections_are_reported_with_lines(tmp_path
     library = load(tmp_path)
     assert set(library.articles) == {"target", "source"}  # a broken link does not hide the article
     found = sorted((p.line, p.message) for p in library.problems)
-    assert found == [(11, "link to missing article 'nowhere'"), (13, "link to missing section 'target#no-such-section'")]
+    assert found == [
+        (11, "link to missing article 'nowhere'"),
+        (13, "link to missing section 'target#no-such-section'"),
+    ]
 
 
 def test_unknown_placeholder_is_reported_with_its_line(tmp_path):

@@ -232,7 +232,7 @@ def _contents(ix):
 def test_a_fresh_build_writes_what_whoosh_s_own_writer_writes(tmp_path, boosted):
     from whoosh import index as whoosh_index
 
-    from kb.index import _codec, _FreshWriter
+    from kb.internals import FreshWriter, codec
 
     library = load_knowledge_base(ROOT / "articles", tmp_path / "index").library
     docs = [doc for article in library.articles.values() for doc in documents(article)]
@@ -241,8 +241,8 @@ def test_a_fresh_build_writes_what_whoosh_s_own_writer_writes(tmp_path, boosted)
         docs.insert(5, {"id": "b", "slug": "b", "anchor": "", "kind": "article", "title": "Boosted", "_boost": 2.0})
     built = {}
     for name, make in (
-        ("whoosh", lambda ix: ix.writer(codec=_codec())),
-        ("fresh", lambda ix: _FreshWriter(ix, codec=_codec())),
+        ("whoosh", lambda ix: ix.writer(codec=codec())),
+        ("fresh", lambda ix: FreshWriter(ix, codec=codec())),
     ):
         (tmp_path / name).mkdir()
         ix = whoosh_index.create_in(str(tmp_path / name), SCHEMA)

@@ -10,7 +10,8 @@ from whoosh.filedb.filestore import RamStorage
 
 from kb import load_knowledge_base
 from kb.index import SCHEMA, build_index
-from kb.ranking import Ranker, _step_through, read_field_lengths, read_postings
+from kb.internals import read_field_lengths, read_postings, step_through
+from kb.ranking import Ranker
 from kb.search import coordination, search, shape_query
 
 WORDS = "mail password reset calendar share printer invoice refund sync folder backup phone".split()
@@ -108,7 +109,7 @@ def test_block_reading_equals_stepping_through_postings():
         reader = searcher.reader()
         for field, text in [("body", "mail"), ("body", "sync"), ("title", "phone"), ("tags", "phone")]:
             fast = read_postings(reader.postings(field, text))
-            slow = _step_through(reader.postings(field, text))
+            slow = step_through(reader.postings(field, text))
             assert field != "body" or len(fast[0]) > 128  # more than one block
             np.testing.assert_array_equal(fast[0], slow[0])
             np.testing.assert_array_equal(fast[1], slow[1])

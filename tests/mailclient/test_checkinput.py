@@ -300,8 +300,10 @@ def test_looks_like_settings():
         assert not read_description(question, SETTINGS).looks_like_settings, question
 
 
-SETTINGS_LIKE_PIECES = ["port", "Port:", " ", ".", ":", "993", "٩", "imap", "smtp", "mail", "example", "com", "x",
-                        "-", "ssl", "10.0.0.1", "K", "is", "\n", "pop3", "number", "=", "#", "_", "/", "@", "ports", "\t"]
+SETTINGS_LIKE_PIECES = [
+    "port", "Port:", " ", ".", ":", "993", "٩", "imap", "smtp", "mail", "example", "com", "x",
+    "-", "ssl", "10.0.0.1", "K", "is", "\n", "pop3", "number", "=", "#", "_", "/", "@", "ports", "\t",
+]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

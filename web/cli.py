@@ -1,0 +1,298 @@
+"""The `flask` commands: each parses its options, calls one domain function and prints a one-line summary."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+import kb
+from analytics.reports import report_rows, reports_json
+from classifier import data as intent_data
+from classifier import evaluate as intent_evaluation
+from classifier import model as intent_model
+from kb.answers import pop3_policy_problems
+from kb.index import build_index
+from mailclient import autoconfig
+from web.auth import API_TOKEN_PREFIX, find_agent, normalize_email, password_hasher
+from web.events import purge_events
+from web.extensions import db
+from web.models import Agent, AgentToken, LoginFailure
+from web.reports import build_reports
+from web.state import knowledge, swap_knowledge
+from web.training import change_knowledge
+
+
+@click.command("build-index")
+@with_appcontext
+@click.option("--full", is_flag=True, help="Reindex every article, not only the changed ones.")
+def build_index_command(full: bool):
+    """Build the search index aside and swap it in."""
+    base = knowledge().base
+    report = build_index(base.library, current_app.config["INDEX_DIR"], full=full)
+    verb = "built" if report.changed else "unchanged"
+    click.echo(
+        f"index {verb}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged in {report.seconds:.2f}s"
+    )
+
+
+@click.command("validate")
+@with_appcontext
+def validate_command():
+    """Check every article; print each problem with file and line."""
+    base = knowledge().base
+    problems = [str(p) for p in base.library.problems] + list(base.responses.problems)
+    for problem in problems:
+        click.echo(problem)
+    click.echo(f"{len(base.library.articles)} articles ok, {len(problems)} problems")
+    if problems:
+        raise SystemExit(1)
+
+
+@click.command("train")
+@with_appcontext
+def train_command():
+    """Train the intent model, choose its thresholds by cross-validation, and save it."""
+    current = knowledge()
+    base, training = current.base, current.training
+    model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
+    intent_model.save(model, current_app.config["MODEL_PATH"])
+    swap_knowledge(current_app._get_current_object(), dataclasses.replace(current, model=model))
+    examples = sum(len(i.examples) for i in training.intents)
+    click.echo(
+        f"trained on {examples} examples of {len(training.intents)} intents; "
+        f"fallback below {model.thresholds.fallback:.2f}, clarify within {model.thresholds.ambiguity:.2f}"
+    )
+
+
+@click.command("evaluate")
+@click.option("--folds", default=intent_model.CV_FOLDS, show_default=True, help="Cross-validation folds.")
+@click.option(
+    "--questions",
+    "questions_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Held-out JSONL file (repeatable; default: HELDOUT_PATHS).",
+)
+@click.option("--show-mistakes", is_flag=True, help="List every held-out question the bot got wrong.")
+@with_appcontext
+def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes: bool):
+    """Cross-validate the classifier, score it on held-out questions, and check POP3 answers."""
+    config, current = current_app.config, knowledge()
+    base, training, model = current.base, current.training, current.model
+    normalize = base.normalizer.normalize
+    cv = intent_evaluation.cross_validate(training, normalize, folds)
+    click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
+    click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
+    for row in cv.per_intent:
+        click.echo(f"  {row.intent:24} {row.precision:9.3f} {row.recall:7.3f} {row.f1:6.3f} {row.support:5d}")
+    click.echo(
+        f"  accuracy {cv.accuracy:.3f}; out-of-scope recall {cv.scores.out_of_scope_recall:.3f}; "
+        f"false-reject rate {cv.scores.false_reject_rate:.3f}"
+    )
+    click.echo("  most confused (true -> predicted): " + ", ".join(f"{t} -> {p} ({n})" for t, p, n in cv.confused[:6]))
+
+    failures = [] if cv.accuracy >= config["EVAL_MIN_CV_ACCURACY"] else ["cross-validation accuracy"]
+    questions, predictions = [], []
+    for path in questions_paths or config["HELDOUT_PATHS"]:
+        file_questions = intent_data.load_questions(path)
+        file_predictions, held = intent_evaluation.evaluate_questions(model, file_questions, normalize)
+        questions += file_questions
+        predictions += file_predictions
+        click.echo(f"Held-out questions ({held.questions}, {Path(path).name})")
+        click.echo(
+            f"  in-scope top-1 accuracy {held.in_scope_accuracy:.3f}; out-of-scope recall "
+            f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
+            f"clarifying questions {held.clarify_rate:.3f}"
+        )
+        for kind, by_kind in intent_evaluation.score_by_kind(file_predictions, file_questions).items():
+            click.echo(f"    {kind:10} {by_kind.summary()}")
+        if show_mistakes:
+            for question, expected, got in held.mistakes:
+                click.echo(f"  expected {expected:24} got {got:24} {question}")
+        failures += [
+            f"{name} ({Path(path).name})"
+            for name, ok in [
+                ("held-out accuracy", held.in_scope_accuracy >= config["EVAL_MIN_HELDOUT_ACCURACY"]),
+                ("out-of-scope recall", held.out_of_scope_recall >= config["EVAL_MIN_OUT_OF_SCOPE_RECALL"]),
+                ("false-reject rate", held.false_reject_rate <= config["EVAL_MAX_FALSE_REJECT"]),
+            ]
+            if not ok
+        ]
+
+    unsafe = []
+    for question, prediction in zip(questions, predictions, strict=True):
+        answer = kb.answer(base, question.question, prediction.intent, fallback=prediction.fallback)
+        unsafe += [f"{question.id}: {p}" for p in pop3_policy_problems(answer)]
+    unsafe += [f"response {i}: {p}" for i, a in base.responses.answers.items() for p in pop3_policy_problems(a)]
+    pop3_questions = sum(any(i.startswith("pop3") for i in q.intents) for q in questions)
+    click.echo(
+        f"POP3 policy: {len(unsafe)} unsafe answers "
+        f"({pop3_questions} POP3 questions, {len(base.responses.answers)} responses)"
+    )
+    for line in unsafe:
+        click.echo(f"  {line}")
+    if unsafe:
+        failures.append("POP3 policy")
+    click.echo("evaluation " + ("FAILED: " + ", ".join(failures) if failures else "passed"))
+    if failures:
+        raise SystemExit(1)
+
+
+@click.command("dns-records")
+@click.option(
+    "--ttl",
+    default=autoconfig.SRV_TTL_SECONDS,
+    show_default=True,
+    type=click.IntRange(1, 2**31 - 1),
+    help="Time to live of each record, in seconds.",
+)
+@with_appcontext
+def dns_records_command(ttl: int):
+    """Print the DNS SRV records (RFC 6186, RFC 8314) for the mail settings as zone-file lines."""
+    settings = knowledge().base.settings
+    records = autoconfig.srv_records(settings)
+    for record in records:
+        click.echo(f"{record.zone_line(settings.domain, ttl)}  ; {record.meaning}")
+    unavailable = sum(record.target == "." for record in records)
+    click.echo(f"; {len(records)} records for {settings.domain}, {unavailable} saying a service is not offered")
+
+
+def read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("create-agent")
+@click.argument("email")
+@click.option("--name", default="", help="The agent's name, used to sign replies.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+@click.option("--update", is_flag=True, help="Set a new password (and name, if given) for an existing agent.")
+@with_appcontext
+def create_agent_command(email: str, name: str, password_stdin: bool, update: bool):
+    """Create an agent account (or, with --update, reset its password)."""
+    email = normalize_email(email)
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        raise click.BadParameter(f"'{email}' is not an email address", param_hint="EMAIL")
+    found = find_agent(email)
+    if found and not update:
+        raise click.ClickException(f"an agent {email} already exists (use --update to set a new password)")
+    if update and not found:
+        raise click.ClickException(f"no agent {email}")
+    password = read_password(password_stdin)
+    minimum = current_app.config["AGENT_MIN_PASSWORD_CHARS"]
+    if len(password) < minimum:
+        raise click.ClickException(f"the password must have at least {minimum} characters")
+    found = found or Agent(email=email)
+    found.password_hash = password_hasher().hash(password)
+    if name or not found.name:
+        found.name = name.strip()[:100]
+    db.session.add(found)
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.email == email))
+    db.session.commit()
+    click.echo(f"agent {email} {'updated' if update else 'created'}")
+
+
+@click.command("create-agent-token")
+@click.argument("email")
+@click.option("--label", default="", help="What the token is for, e.g. the ticket system's name.")
+@with_appcontext
+def create_agent_token_command(email: str, label: str):
+    """Create an API token for an agent and print it once (only its digest is kept)."""
+    found = find_agent(email)
+    if found is None:
+        raise click.ClickException(f"no agent {normalize_email(email)}")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        AgentToken(agent_id=found.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:100])
+    )
+    db.session.commit()
+    click.echo(token)
+    click.echo(f"token created for {found.email}; it is shown only once", err=True)
+
+
+@click.command("purge-events")
+@click.option("--days", type=click.IntRange(min=0), help="Keep this many days (default: ANALYTICS_RETENTION_DAYS).")
+@with_appcontext
+def purge_events_command(days: int | None):
+    """Delete analytics events older than the retention time."""
+    days = current_app.config["ANALYTICS_RETENTION_DAYS"] if days is None else days
+    deleted = purge_events(db.engine, days)
+    click.echo(f"deleted {deleted} event{'' if deleted == 1 else 's'} older than {days} day{'' if days == 1 else 's'}")
+
+
+@click.command("report")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), help="Days to cover (default: REPORT_DAYS).")
+@click.option("--output", type=click.File("w"), default="-", help="File to write (default: standard output).")
+@with_appcontext
+def report_command(fmt: str, days: int | None, output):
+    """Print the reports of /admin/reports as CSV or JSON."""
+    reports = build_reports(days or current_app.config["REPORT_DAYS"])
+    if fmt == "json":
+        output.write(json.dumps(reports_json(reports), indent=2) + "\n")
+    else:
+        rows = report_rows(reports)
+        writer = csv.DictWriter(output, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    click.echo(f"{reports.questions} questions, {reports.searches} searches over {len(reports.days)} days", err=True)
+
+
+@click.command("import-training")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--author", default="command line", show_default=True, help="Who the change is recorded for.")
+@with_appcontext
+def import_training_command(path, author: str):
+    """Add training examples from a YAML file (intents.yml format) if the bot does not score lower."""
+    try:
+        examples = intent_data.parse_examples(path.read(), path.name)
+    except intent_data.DataError as error:
+        raise click.ClickException(str(error)) from None
+    outcome = change_knowledge(author, examples=examples)
+    click.echo(outcome.reason)
+    if not outcome.accepted:
+        raise SystemExit(1)
+
+
+@click.command("export-training")
+@with_appcontext
+def export_training_command():
+    """Print the training examples added from the inbox (to fold into classifier/intents.yml)."""
+    path = Path(current_app.config["INTENTS_OVERLAY_PATH"])
+    examples = intent_data.parse_examples(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
+    click.echo(intent_data.dump_examples(examples), nl=False)
+    click.echo(f"{sum(map(len, examples.values()))} examples added from the inbox", err=True)
+
+
+COMMANDS = (
+    build_index_command,
+    validate_command,
+    train_command,
+    evaluate_command,
+    dns_records_command,
+    create_agent_command,
+    create_agent_token_command,
+    purge_events_command,
+    report_command,
+    import_training_command,
+    export_training_command,
+)
+
+
+def init_cli(app: Flask) -> None:
+    """Register every command on the app."""
+    for command in COMMANDS:
+        app.cli.add_command(command)

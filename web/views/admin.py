@@ -1,0 +1,167 @@
+"""The knowledge-gap inbox and the reports, for signed-in agents: what the bot could not answer, and what to do."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from analytics.gaps import KINDS as GAP_KINDS
+from analytics.gaps import REASONS as VOTE_REASONS
+from analytics.reports import report_charts
+from classifier import data as intent_data
+from web.errors import InputError
+from web.extensions import db
+from web.forms import AdminForm, ImportForm, LogoutForm, NoteForm, SynonymForm
+from web.inbox import knowledge_gaps
+from web.inputs import clean_text, int_arg
+from web.models import GapNote, KnowledgeChange
+from web.reports import build_reports
+from web.state import knowledge
+from web.training import ChangeOutcome, change_knowledge
+
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def intent_choices() -> list[tuple[str, str]]:
+    """Return the intents an example may be added to, with their names."""
+    labels = knowledge().base.responses
+    return [(name, labels.label(name)) for name in knowledge().training.names]
+
+
+def picked_rows(form) -> dict[str, tuple[str, ...]]:
+    """Read the inbox rows chosen for training: the one whose button was pressed, or every ticked one."""
+    rows = [form["only"]] if form.get("only") else form.getlist("pick")
+    examples: dict[str, list[str]] = {}
+    for row in rows:
+        text = clean_text(form.get(f"question-{row}", ""))[: current_app.config["ASK_MAX_CHARS"]]
+        intent = form.get(f"intent-{row}", "")
+        if not text or not intent:
+            raise InputError("choose an intent and keep a question for every row you add")
+        examples.setdefault(intent, []).append(text)
+    if not examples:
+        raise InputError("tick at least one row, or press a row's own button")
+    return {intent: tuple(items) for intent, items in examples.items()}
+
+
+def outcome_message(outcome: ChangeOutcome) -> str:
+    return ("Done: " if outcome.accepted else "Not changed: ") + outcome.reason
+
+
+@admin.get("")
+@login_required
+def inbox():
+    """List every failure signal of the last days, grouped, with an action per group."""
+    days = int_arg("days", current_app.config["GAP_WINDOW_DAYS"], 1, 366)
+    groups = knowledge_gaps(days)
+    ids = [group.id for group in groups]
+    notes = defaultdict(list)
+    for note in db.session.execute(sa.select(GapNote).where(GapNote.group_id.in_(ids)).order_by(GapNote.at)).scalars():
+        notes[note.group_id].append(note)
+    changes = (
+        db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id.desc()).limit(8)).scalars().all()
+    )
+    return render_template(
+        "admin/inbox.html",
+        groups=groups,
+        notes=notes,
+        changes=changes,
+        days=days,
+        kinds=GAP_KINDS,
+        reasons=VOTE_REASONS,
+        intents=intent_choices(),
+        form=AdminForm(),
+        labels=knowledge().base.responses.label,
+        logout_form=LogoutForm(),
+    )
+
+
+def require_form(form: FlaskForm) -> None:
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        raise InputError(f"The form was incomplete or expired ({problems}). Go back, reload the page and try again.")
+
+
+@admin.post("/training")
+@login_required
+def add_training():
+    """Add the chosen inbox questions as training examples (retrained and evaluated first)."""
+    require_form(AdminForm())
+    flash(outcome_message(change_knowledge(current_user.email, examples=picked_rows(request.form))))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/training/export")
+@login_required
+def export_training():
+    """Download the chosen inbox questions as training data (YAML, the intents.yml format)."""
+    require_form(AdminForm())
+    text = intent_data.dump_examples(picked_rows(request.form))
+    response = current_app.response_class(text, mimetype="application/yaml")
+    response.headers["Content-Disposition"] = 'attachment; filename="training-examples.yml"'
+    return response
+
+
+@admin.post("/training/import")
+@login_required
+def import_training():
+    """Add a batch of training examples from YAML (pasted or uploaded), behind the evaluation gate."""
+    form = ImportForm()
+    require_form(form)
+    upload = request.files.get("file")
+    text = upload.read(200_001).decode("utf-8", "replace") if upload and upload.filename else form.examples.data or ""
+    try:
+        examples = intent_data.parse_examples(text, "the pasted examples")
+    except intent_data.DataError as error:
+        raise InputError(str(error)) from None
+    if not examples:
+        raise InputError("paste or upload training examples in the intents.yml format")
+    flash(outcome_message(change_knowledge(current_user.email, examples=examples)))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/synonyms")
+@login_required
+def add_synonym_view():
+    """Teach search and the bot that two words mean the same (retrained and evaluated first)."""
+    form = SynonymForm()
+    require_form(form)
+    flash(outcome_message(change_knowledge(current_user.email, synonym=(form.word.data, form.synonym.data))))
+    return redirect(url_for("admin.inbox"))
+
+
+@admin.post("/notes")
+@login_required
+def add_note():
+    """Note on a group that an article section is missing."""
+    form = NoteForm()
+    require_form(form)
+    db.session.add(
+        GapNote(
+            group_id=form.group.data,
+            group_key=form.key.data,
+            text=clean_text(form.text.data)[:1000],
+            author=current_user.email,
+        )
+    )
+    db.session.commit()
+    flash("Note saved.")
+    return redirect(url_for("admin.inbox", _anchor=f"group-{form.group.data}"))
+
+
+@admin.get("/reports")
+@login_required
+def reports_page():
+    """Show top intents and their trend, helpfulness and the fallback rate, as charts with their tables."""
+    days = int_arg("days", current_app.config["REPORT_DAYS"], 1, 366)
+    reports = build_reports(days)
+    return render_template(
+        "admin/reports.html",
+        reports=reports,
+        charts=report_charts(reports, knowledge().base.responses.label),
+        days=days,
+        logout_form=LogoutForm(),
+    )
