@@ -49,7 +49,9 @@ class Scores:
         """Describe the scores in one line, leaving out rates that have no questions behind them."""
         parts = []
         if self.in_scope:
-            parts.append(f"top-1 {self.in_scope_accuracy:.3f} of {self.in_scope}, false rejects {self.false_reject_rate:.3f}")
+            parts.append(
+                f"top-1 {self.in_scope_accuracy:.3f} of {self.in_scope}, false rejects {self.false_reject_rate:.3f}"
+            )
         if self.off_topic:
             parts.append(f"out-of-scope recall {self.out_of_scope_recall:.3f} of {self.off_topic}")
         return "; ".join(parts)
