@@ -15,6 +15,9 @@ Concepts:
   term postings cached in memory; the caches belong to one opened build and are warmed
   in the background when it is opened, so a rebuild starts them afresh.
 - **Responses** (``responses.yml``) are the bot's canned answers, keyed by intent.
+- The **policy reader** (``policy``) sees when a question names a set-up the policy rules out
+  (POP3, a port without encryption, authentication off, a short username); the answer then
+  says no first, with the setting to use, whatever the classifier decided.
 
 Nothing here imports Flask or the classifier: the web layer wires them together.
 """
