@@ -28,7 +28,7 @@ from web.events import purge_events
 from web.extensions import db
 from web.models import ROLES, Agent, AgentSession, AgentToken, LoginFailure, utcnow
 from web.reports import build_reports
-from web.state import knowledge, swap_knowledge
+from web.state import knowledge, state, swap_knowledge
 from web.training import change_knowledge
 
 
@@ -65,7 +65,9 @@ def train_command():
     """Train the intent model, choose its thresholds by cross-validation, and save it."""
     current = knowledge()
     base, training = current.base, current.training
-    model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
+    model = intent_model.train(
+        training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint, calibration=state().calibration
+    )
     intent_model.save(model, current_app.config["MODEL_PATH"])
     swap_knowledge(current_app._get_current_object(), dataclasses.replace(current, model=model))
     examples = sum(len(i.examples) for i in training.intents)
@@ -91,7 +93,7 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
     config, current = current_app.config, knowledge()
     base, training, model = current.base, current.training, current.model
     normalize = base.normalizer.normalize
-    cv = intent_evaluation.cross_validate(training, normalize, folds)
+    cv = intent_evaluation.cross_validate(training, normalize, folds, calibration=state().calibration)
     click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
     click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
     for row in cv.per_intent:
@@ -115,6 +117,8 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
             f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
             f"clarifying questions {held.clarify_rate:.3f}"
         )
+        for kind, by_kind in intent_evaluation.score_by_kind(file_predictions, file_questions).items():
+            click.echo(f"    {kind:10} {by_kind.summary()}")
         if show_mistakes:
             for question, expected, got in held.mistakes:
                 click.echo(f"  expected {expected:24} got {got:24} {question}")
