@@ -46,6 +46,7 @@ FILLER_WORDS = frozenset(
     "has have had do done doing very much many more most really".split()
 )
 MAX_EXAMPLES = 3
+KEY_MAX_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ def group_signals(
     for signal in signals:
         text = " ".join(signal.text.split())
         if text not in keys:
-            keys[text] = group_key(text, normalize, canonical)
+            # What a question is about is in its first words; reading every word of thousands of
+            # long questions (a flood of votes) kept the inbox busy for seconds.
+            keys[text] = group_key(text[:KEY_MAX_CHARS], normalize, canonical)
         buckets.setdefault(keys[text], []).append(signal)
     groups = []
     for key, members in buckets.items():

@@ -46,6 +46,7 @@ def make_config(tmp: Path, **overrides) -> dict:
         # Tests ask many questions quickly; the limiter's own test sets low limits.
         "API_RATE_LIMIT": "100000 per minute",
         "ASK_RATE_LIMIT": "100000 per minute",
+        "FEEDBACK_RATE_LIMIT": "100000 per minute",
         # Agent passwords: argon2id at its cheapest, so tests do not spend seconds hashing.
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8192,

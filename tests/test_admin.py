@@ -3,6 +3,7 @@
 import datetime as dt
 import html
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,41 @@ def test_reports_draw_accessible_svg_charts_beside_their_tables(gap_app, agent):
     assert re.search(r"<th scope=\"row\">Turning on POP3</th><td class=\"num\">3</td>", page)
     assert "50% helpful" in page
     assert re.search(r'<rect class="bar series-0" x="[\d.]+" y="0" width="[\d.]+" height="22">', page)
+
+
+def test_anonymous_votes_have_a_limit_of_their_own(tmp_path):
+    app = create_app(make_config(tmp_path, FEEDBACK_RATE_LIMIT="10 per minute"))
+    client = app.test_client()
+    vote = {"intent": "imap_settings", "helpful": False, "question": "why is my inbox empty"}
+    codes = [client.post("/api/feedback", json=vote).status_code for _ in range(30)]
+    assert codes.count(202) == 10 and codes.count(429) == 20
+    settle(app)
+    assert client.post("/api/ask", json={"question": "imap port"}).status_code == 200  # asking is not held back
+
+
+def test_a_flood_of_long_questions_is_paged_and_cut_short_in_the_inbox(gap_app, agent):
+    words = "imap smtp port server password outlook login error mailbox quota spam filter alias forward".split()
+    rows = [
+        {
+            "kind": "vote",
+            "channel": "api",
+            "helpful": False,
+            "intent": "imap_settings",
+            "text": f"flood {n} " + " ".join(f"{words[(n * 7 + k) % len(words)]}{n * 31 + k}" for k in range(300)),
+            "at": utcnow(),
+        }
+        for n in range(3000)
+    ]
+    assert state(gap_app).events.write(rows)
+    start = time.perf_counter()
+    response = agent.get("/admin")
+    took = time.perf_counter() - start
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and len(page) < 1_000_000, len(page)
+    assert re.search(r"3000\s+groups", page) and "page 1 of 60" in page and page.count('<tr id="group-') == 50
+    shown = re.findall(r'<ul class="examples"><li>([^<]*)</li>', page)
+    assert shown and all(len(html.unescape(text)) <= 300 for text in shown)
+    assert took < 10, took
+    second = agent.get("/admin?page=2").get_data(as_text=True)
+    assert "page 2 of 60" in second and 'rel="prev"' in second
+    assert agent.get("/admin?page=999").status_code == 200  # past the end: the last page

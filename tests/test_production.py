@@ -2,7 +2,9 @@
 
 import json
 import logging
+import multiprocessing
 import threading
+import time
 
 import pytest
 import schemathesis
@@ -12,8 +14,10 @@ from hypothesis import strategies as st
 
 from app import create_app
 from kb.index import build_index
+from web.answering import help_center_url
+from web.config import ConfigError
 from web.observability import JsonFormatter, RequestContextFilter
-from web.ratelimit import ProcessCounts
+from web.ratelimit import NodeCounts, ProcessCounts
 from web.state import knowledge
 
 
@@ -123,6 +127,85 @@ def test_process_counts_keep_fixed_windows_without_a_thread(monkeypatch):
     assert set(storage._windows) == {two.key_for("10.0.0.3")}
 
 
+def test_limits_are_shared_by_every_worker_of_a_node(tmp_path):
+    """Two apps on one instance folder, as two gunicorn workers are: together they let a limit through once."""
+    config = make_config(tmp_path, ASK_RATE_LIMIT="60 per minute")
+    workers = [create_app(config).test_client(), create_app(config).test_client()]
+    codes = [workers[n % 2].post("/api/ask", json={"question": "smtp port"}).status_code for n in range(120)]
+    assert codes.count(200) == 60 and codes.count(429) == 60
+
+
+def count_in_a_child(path: str, hits: int, key: str) -> None:
+    storage = NodeCounts(path=path)
+    for _ in range(hits):
+        storage.incr(key, 60)
+
+
+def test_node_counts_count_every_hit_of_processes_hitting_at_once(tmp_path):
+    path = str(tmp_path / "counts")
+    children = [
+        multiprocessing.get_context("fork").Process(target=count_in_a_child, args=(path, 500, "k")) for _ in range(4)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    assert NodeCounts(path=path).get("k") == 2000
+
+
+def test_node_counts_keep_fixed_windows_reuse_ended_slots_and_cost_microseconds(tmp_path, monkeypatch):
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    clock = [1000.0]
+    monkeypatch.setattr("web.ratelimit.time.time", lambda: clock[0])
+    storage = NodeCounts(path=str(tmp_path / "counts"))
+    limiter, two = FixedWindowRateLimiter(storage), parse("2 per minute")
+    assert [limiter.hit(two, "10.0.0.1") for _ in range(3)] == [True, True, False]
+    assert limiter.hit(two, "10.0.0.2")
+    stats = limiter.get_window_stats(two, "10.0.0.1")
+    assert stats.remaining == 0 and stats.reset_time == 1060.0
+    clock[0] = 1060.0
+    assert limiter.hit(two, "10.0.0.1") and limiter.get_window_stats(two, "10.0.0.1").remaining == 1
+    # More live keys than a key's slots: the window ending first gives way, nothing fails.
+    for n in range(NodeCounts.SLOTS + 100):
+        storage.incr(f"key-{n}", 60)
+    monkeypatch.undo()
+    start = time.perf_counter()
+    for n in range(2000):
+        storage.incr(f"client-{n % 50}", 60)
+    assert (time.perf_counter() - start) / 2000 < 50e-6  # a hit must stay cheap beside an answer (~1 ms)
+
+
+@pytest.mark.parametrize("spoofed", ["198.51.100.1", "198.51.100.2, 10.0.0.2"])
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(tmp_path, spoofed):
+    config = make_config(tmp_path, ASK_RATE_LIMIT="3 per minute", PROXY_COUNT=1, TRUSTED_PROXIES=["10.0.0.0/24"])
+    client = create_app(config).test_client()
+    # A client reaching the node directly: whatever X-Forwarded-For it sends, it is counted as itself.
+    direct = {"REMOTE_ADDR": "203.0.113.50"}
+    codes = [
+        client.post(
+            "/api/ask", json={"question": "hi"}, environ_base=direct, headers={"X-Forwarded-For": f"{spoofed}{n}"}
+        ).status_code
+        for n in range(5)
+    ]
+    assert codes == [200, 200, 200, 429, 429]
+    # Through the load balancer, each client is counted by the address the balancer saw.
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    for n in range(5):
+        headers = {"X-Forwarded-For": f"192.0.2.{n}"}
+        assert (
+            client.post("/api/ask", json={"question": "hi"}, environ_base=balancer, headers=headers).status_code == 200
+        )
+
+
+def test_a_proxy_count_without_trusted_proxies_stops_the_start(tmp_path):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        create_app(make_config(tmp_path, PROXY_COUNT=1))
+    with pytest.raises(ConfigError, match="not an address"):
+        create_app(make_config(tmp_path, PROXY_COUNT=1, TRUSTED_PROXIES="10.0.0.0/33"))
+
+
 class UnreachableCounts(ProcessCounts):
     """A rate-limit store that is down, as an unreachable Redis is."""
 
@@ -174,13 +257,17 @@ def test_search_never_fails_on_any_text(client, q, limit):
 
 
 @machine_settings
-@given(body=st.one_of(
-    st.dictionaries(
-        st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)), max_size=4
-    ),
-    st.fixed_dictionaries({"question": st.text(max_size=2100)}),
-    st.lists(st.integers(), max_size=3), st.text(max_size=30), st.integers(),
-))
+@given(
+    body=st.one_of(
+        st.dictionaries(
+            st.text(max_size=10), st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=50)), max_size=4
+        ),
+        st.fixed_dictionaries({"question": st.text(max_size=2100)}),
+        st.lists(st.integers(), max_size=3),
+        st.text(max_size=30),
+        st.integers(),
+    )
+)
 def test_ask_never_fails_on_any_json(client, body):
     response = client.post("/api/ask", data=json.dumps(body), content_type="application/json")
     assert response.status_code in (200, 400) and response.is_json
@@ -267,3 +354,17 @@ def test_a_corrupt_model_is_retrained_on_start(tmp_path, caplog):
         app = create_app(make_config(tmp_path))
     assert "unreadable" in caplog.text and "retrained" in caplog.text
     assert app.test_client().post("/api/ask", json={"question": "hello"}).status_code == 200
+
+
+def test_production_needs_a_public_url_and_links_never_take_the_request_host(tmp_path):
+    with pytest.raises(ConfigError, match="HELP_CENTER_URL is not set"):
+        create_app(make_config(tmp_path, PRODUCTION=True))
+    with pytest.raises(ConfigError, match="HELP_CENTER_URL must be an http"):
+        create_app(make_config(tmp_path, HELP_CENTER_URL="help.example.com"))
+    app = create_app(make_config(tmp_path, PRODUCTION=True, HELP_CENTER_URL="https://help.example.com"))
+    client = app.test_client()
+    for path in ("/mail/config-v1.1.xml", "/.well-known/autoconfig/mail/config-v1.1.xml"):
+        body = client.get(path, headers={"Host": "evil.example"}).get_data(as_text=True)
+        assert "evil.example" not in body and "https://help.example.com/articles/email-client-settings" in body
+    with app.test_request_context("/api/reply", headers={"Host": "evil.example"}):
+        assert help_center_url() == "https://help.example.com/"  # the root of every link in a reply

@@ -24,6 +24,7 @@ from web.extensions import init_database
 from web.inputs import BoundedJSON
 from web.knowledge import knowledge_stamp, load_knowledge, make_calibration, refresh_knowledge
 from web.observability import init_observability
+from web.proxies import init_proxies
 from web.ratelimit import init_rate_limits
 from web.security import CookieSessions, add_cors_headers, add_security_headers, parse_origins
 from web.state import STATE_KEY, AppState, knowledge
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     # of every answer was a tenth of the time spent turning it into JSON.
     app.json.sort_keys = False
 
+    init_proxies(app)
     init_observability(app)
     calibration = make_calibration(app.config)
     loaded = load_knowledge(app, calibration)

@@ -202,4 +202,10 @@ def draft_reply(
 def help_center_url() -> str:
     """Return the absolute root URL that links in replies start with."""
     configured = current_app.config["HELP_CENTER_URL"]
+    # Unset only outside production (the app refuses to start there without it).
     return configured.rstrip("/") + "/" if configured else request.host_url
+
+
+def public_url(path: str) -> str:
+    """Return the absolute public URL of a path of this site, on HELP_CENTER_URL (not the request's Host)."""
+    return urljoin(help_center_url(), path.lstrip("/"))

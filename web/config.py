@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -81,6 +82,18 @@ class Setting:
         return " or ".join(words) + (" (or null)" if self.nullable else "")
 
 
+def is_public_root(value: str) -> bool:
+    """Say whether a value is an absolute http(s) URL with a host, and no query, fragment or password."""
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and parts.password is None
+    )
+
+
 def _repo(*parts: str) -> str:
     return str(ROOT.joinpath(*parts))
 
@@ -111,6 +124,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_JSON", True, BOOL, "JSON log lines with a request id on stderr (tests capture logs themselves)"),
     Setting(
         "PROXY_COUNT", 0, INT, "proxies (load balancers) in front of the app that set X-Forwarded-For", **NOT_NEGATIVE
+    ),
+    Setting(
+        "TRUSTED_PROXIES",
+        [],
+        (list, str),
+        "addresses or networks of those proxies (a list, or one string split at commas); X-Forwarded-* "
+        "headers are read only on requests from them, so a client reaching a node directly cannot pick "
+        "its own address (required when PROXY_COUNT is above 0)",
     ),
     Setting("MAX_CONTENT_LENGTH", 64 * 1024, INT, "largest request body in bytes; larger ones get a 413", **POSITIVE),
     Setting(
@@ -161,10 +182,21 @@ SETTINGS: tuple[Setting, ...] = (
         STRS,
         "held-out questions, never trained on; `flask evaluate` and the change gate score each file",
     ),
-    Setting("EXPECTED_OUT_OF_SCOPE_SHARE", 0.25, FLOAT, "the share of real questions the bot cannot answer; off-topic "
-            "questions weigh this much when thresholds are chosen", **SHARE),
-    Setting("THRESHOLD_CALIBRATION_PATHS", [], STRS, "labelled questions written apart from the training data to "
-            "choose thresholds on (empty: cross-validation folds); never a HELDOUT_PATHS file"),
+    Setting(
+        "EXPECTED_OUT_OF_SCOPE_SHARE",
+        0.25,
+        FLOAT,
+        "the share of real questions the bot cannot answer; off-topic "
+        "questions weigh this much when thresholds are chosen",
+        **SHARE,
+    ),
+    Setting(
+        "THRESHOLD_CALIBRATION_PATHS",
+        [],
+        STRS,
+        "labelled questions written apart from the training data to "
+        "choose thresholds on (empty: cross-validation folds); never a HELDOUT_PATHS file",
+    ),
     Setting("ASK_MAX_CHARS", 2000, INT, "the longest question /api/ask accepts", **POSITIVE),
     Setting("EVAL_MIN_CV_ACCURACY", 0.80, FLOAT, "`flask evaluate` fails below this cross-validation accuracy"),
     Setting(
@@ -197,10 +229,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_RATE_LIMIT", "300 per minute", STR, "the limit on /api/* (as the `limits` library reads it)"),
     Setting("ASK_RATE_LIMIT", "60 per minute", STR, "the limit on /api/ask, instead of API_RATE_LIMIT"),
     Setting(
-        "RATELIMIT_STORAGE_URI",
-        "process://",
+        "FEEDBACK_RATE_LIMIT",
+        "10 per minute",
         STR,
-        "where limits count: process:// per process, redis://... across processes and nodes",
+        "the limit on anonymous votes (/api/feedback and an article's vote form), instead of API_RATE_LIMIT: "
+        "each unhelpful vote becomes a row of the knowledge-gap inbox",
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        "node://",
+        STR,
+        "where limits count: node:// shared by this node's workers (a file in the instance folder), "
+        "redis://... across nodes, process:// per process",
     ),
     Setting(
         "RATELIMIT_HEADERS_ENABLED",
@@ -278,8 +318,11 @@ SETTINGS: tuple[Setting, ...] = (
         "HELP_CENTER_URL",
         None,
         STR,
-        "the public root of the help center, for links in replies; null: the request's host",
+        "the public root of the help center (https://help.example.com), for links in replies and the "
+        "autoconfig file; required in production; null: the request's host (development only)",
         nullable=True,
+        valid=lambda v: is_public_root(v),
+        rule="an http(s) URL with a host and no query, such as https://help.example.com",
     ),
     Setting(
         "WTF_CSRF_TIME_LIMIT", 8 * 3600, INT, "seconds a form stays valid (agents keep the console open)", **POSITIVE
@@ -311,6 +354,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GAP_LOW_CONFIDENCE", 0.5, FLOAT, "an answer below this confidence counts as a knowledge gap", **SHARE),
     Setting("GAP_WINDOW_DAYS", 30, INT, "how far back the knowledge-gap inbox looks", **POSITIVE),
     Setting("GAP_MAX_SIGNALS", 20_000, INT, "the most failure signals the inbox groups", **POSITIVE),
+    Setting("GAP_GROUPS_PER_PAGE", 50, INT, "groups the knowledge-gap inbox shows on one page", **POSITIVE),
     Setting("REPORT_DAYS", 30, INT, "how far back the reports look", **POSITIVE),
 )
 SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -330,6 +374,10 @@ def load_config(app: Flask, config: dict | None) -> None:
     else:
         app.config.update(config)
     check_config(app.config, Flask.default_config)
+    if app.config["PRODUCTION"] and not app.config["HELP_CENTER_URL"]:
+        # Links that leave the site (replies, the publicly cached autoconfig file) must not take
+        # their host from the request: any client can send any Host header.
+        raise ConfigError("PRODUCTION is on but HELP_CENTER_URL is not set: set it to the help center's public root")
 
 
 def check_config(config: dict, flask_defaults) -> None:
@@ -340,7 +388,8 @@ def check_config(config: dict, flask_defaults) -> None:
         problems += [
             f"THRESHOLD_CALIBRATION_PATHS names {path}, a HELDOUT_PATHS file: a file thresholds are tuned on "
             "no longer measures the bot"
-            for path in config["THRESHOLD_CALIBRATION_PATHS"] if Path(path).resolve() in measured
+            for path in config["THRESHOLD_CALIBRATION_PATHS"]
+            if Path(path).resolve() in measured
         ]
     for key in config:
         if key in SETTINGS_BY_NAME or key in flask_defaults or key in FOREIGN_KEYS or key.startswith(FOREIGN_PREFIXES):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import math
+import mmap
+import os
+import struct
 import threading
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, request
 from limits import RateLimitItem, parse_many
@@ -74,7 +81,135 @@ class ProcessCounts(Storage):
             self._windows.pop(key, None)
 
 
+class NodeCounts(Storage):
+    """Fixed-window counters shared by every worker process of one node: the storage behind "node://".
+
+    With "process://" each gunicorn worker counted on its own, so two workers let through twice
+    a limit (120 asks passed a 60/min limit). Here the counters live in a small memory-mapped
+    file in the instance folder, a fixed table of slots (key digest, count, end of window), and
+    each hit takes an exclusive ``flock`` on the file for a few microseconds: a lookup by open
+    addressing, a count, a write. A window that has ended restarts when its key is next hit; an
+    ended window's slot is reused by the next key that needs one, and when every slot a key may
+    use is live, the one that ends first gives way (with thousands of clients at once, a few
+    counts restart early: a limit is then looser, never stricter). Redis stays the store across nodes.
+    """
+
+    STORAGE_SCHEME = ["node"]
+    SLOTS = 1 << 15  # 768 KB; a slot per client and limit within one window
+    PROBES = 16
+    SLOT = struct.Struct("<QIxxxxd")  # key digest (0: empty), count, when the window ends
+    FILE_NAME = "ratelimit-v1.counts"
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, path: str | None = None, **options):
+        given = urlsplit(uri or "").path
+        if not (path or given):
+            raise ValueError("node:// needs a file: node:///path/to/file, or the app's instance folder")
+        self.path = Path(given or path)
+        self._pid = None
+        self._fd = -1
+        self._map: mmap.mmap | None = None
+        self._lock = threading.Lock()  # flock does not order the threads of one process
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return (OSError, ValueError)
+
+    def _table(self) -> mmap.mmap:
+        """Return this process's map of the file (opened again after a fork), creating the file if needed."""
+        if self._pid != os.getpid():
+            size = self.SLOTS * self.SLOT.size
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size != size:
+                    os.ftruncate(fd, 0)  # a file of another size is not ours to read: start empty
+                    os.ftruncate(fd, size)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._fd, self._map, self._pid = fd, mmap.mmap(fd, size), os.getpid()
+        return self._map
+
+    def _digest(self, key: str) -> int:
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") or 1
+
+    def _find(self, table: mmap.mmap, digest: int) -> tuple[int, bool, int, float]:
+        """Return the key's slot (offset, True, count, window end), or the slot to give it (offset, False, 0, 0)."""
+        free = oldest = 0
+        free_found, oldest_end = False, math.inf
+        now = time.time()
+        for probe in range(self.PROBES):
+            offset = ((digest + probe) % self.SLOTS) * self.SLOT.size
+            found, count, ends = self.SLOT.unpack_from(table, offset)
+            if found == digest:
+                return offset, True, count, ends
+            if not free_found and (found == 0 or ends <= now):
+                free, free_found = offset, True
+            if ends < oldest_end:
+                oldest, oldest_end = offset, ends
+        return (free if free_found else oldest), False, 0, 0.0
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        digest, now = self._digest(key), time.time()
+        with self._lock:
+            table = self._table()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                offset, _, count, ends = self._find(table, digest)
+                if ends <= now:
+                    count, ends = 0, now + expiry
+                count = min(count + amount, 0xFFFFFFFF)
+                self.SLOT.pack_into(table, offset, digest, count, ends)
+                return count
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _read(self, key: str) -> tuple[int, float]:
+        with self._lock:
+            table = self._table()
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            try:
+                _, found, count, ends = self._find(table, self._digest(key))
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return (count, ends) if found and ends > time.time() else (0, 0.0)
+
+    def get(self, key: str) -> int:
+        return self._read(key)[0]
+
+    def get_expiry(self, key: str) -> float:
+        return self._read(key)[1] or time.time()
+
+    def check(self) -> bool:
+        self._table()
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            table = self._table()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                table[:] = bytes(len(table))
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return self.SLOTS
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            table = self._table()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                offset, found, _, _ = self._find(table, self._digest(key))
+                if found:
+                    self.SLOT.pack_into(table, offset, 0, 0, 0.0)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 # Pages that do an API call's work count against the API limit too.
+# Votes need no account and each unhelpful one is a row of the inbox: they have a limit of their own.
+FEEDBACK_ENDPOINTS = {("api.api_feedback", "POST"), ("analytics.article_vote", "POST")}
 # Sign-in posts too: each one writes an attempt and may check a password.
 RATE_LIMITED_PAGES = {("pages.search_page", "GET"), ("mailclient.check_page", "POST"), ("agent.login", "POST")}
 
@@ -86,7 +221,8 @@ def init_rate_limits(app: Flask) -> None:
     """Limit /api/* (and the pages doing the same work) per client address; /api/ask more tightly.
 
     The `limits` library parses the limit strings, counts in fixed windows and stores the
-    counts (per process, or in Redis shared by every app server); this hook only picks which
+    counts (shared by a node's workers in the instance folder, or in Redis shared by every app
+    server); this hook only picks which
     limit a request counts against. /api/ask, the expensive one, has its own limit instead of
     the API's. (Flask-Limiter, the extension over the same library, spent 0.3-0.75 ms on each
     request: up to a fifth of an answer; a hit here costs about 5 microseconds.) Limits are
@@ -98,15 +234,20 @@ def init_rate_limits(app: Flask) -> None:
     if not app.config["RATELIMIT_ENABLED"]:
         return
     # wrap_exceptions: every backend's errors arrive as one type, StorageError.
-    limiter = FixedWindowRateLimiter(storage_from_string(app.config["RATELIMIT_STORAGE_URI"], wrap_exceptions=True))
+    uri = app.config["RATELIMIT_STORAGE_URI"]
+    options = {"path": str(Path(app.instance_path) / NodeCounts.FILE_NAME)} if uri.startswith("node:") else {}
+    limiter = FixedWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True, **options))
     api_limits = [("api", item) for item in parse_many(app.config["API_RATE_LIMIT"])]
     ask_limits = [("ask", item) for item in parse_many(app.config["ASK_RATE_LIMIT"])]
+    feedback_limits = [("feedback", item) for item in parse_many(app.config["FEEDBACK_RATE_LIMIT"])]
     send_headers = app.config["RATELIMIT_HEADERS_ENABLED"]
     last_error_logged = 0.0
 
     def counted() -> list[tuple[str, RateLimitItem]]:
         if request.endpoint == "api.api_ask":
             return ask_limits
+        if (request.endpoint, request.method) in FEEDBACK_ENDPOINTS:
+            return feedback_limits
         if request.method != "OPTIONS" and (
             request.blueprint == "api" or (request.endpoint, request.method) in RATE_LIMITED_PAGES
         ):

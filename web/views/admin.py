@@ -70,7 +70,12 @@ def outcome_message(outcome: ChangeOutcome) -> str:
 def inbox():
     """List every failure signal of the last days, grouped, with an action per group."""
     days = int_arg("days", current_app.config["GAP_WINDOW_DAYS"], 1, 366)
-    groups = knowledge_gaps(days)
+    every_group = knowledge_gaps(days)
+    # A page at a time: a flood of odd questions must not make the inbox megabytes long.
+    per_page = current_app.config["GAP_GROUPS_PER_PAGE"]
+    pages = max(1, -(-len(every_group) // per_page))
+    page = min(int_arg("page", 1, 1, 100_000), pages)
+    groups = every_group[(page - 1) * per_page : page * per_page]
     ids = [group.id for group in groups]
     notes = defaultdict(list)
     for note in db.session.execute(sa.select(GapNote).where(GapNote.group_id.in_(ids)).order_by(GapNote.at)).scalars():
@@ -81,6 +86,10 @@ def inbox():
     return render_template(
         "admin/inbox.html",
         groups=groups,
+        total_groups=len(every_group),
+        page=page,
+        pages=pages,
+        first_row=(page - 1) * per_page,
         notes=notes,
         changes=changes,
         days=days,

@@ -11,7 +11,7 @@ from mailclient import autoconfig
 from mailclient.checker import CheckInputError
 from mailclient.checkinput import check_form, safe_echo
 from mailclient.clientsetup import CLIENT_NAMES, SetupError, parse_client, setup_guide
-from web.answering import knowledge_args
+from web.answering import knowledge_args, public_url
 from web.errors import InputError
 from web.state import knowledge
 
@@ -52,7 +52,8 @@ def check_page():
 @mail_clients.get("/mail/config-v1.1.xml")  # registered first, so url_for gives this one
 def autoconfig_file():
     """Serve the Thunderbird autoconfig file; the same for every ``?emailaddress=`` (it says %EMAILADDRESS%)."""
-    documentation = url_for("pages.article", slug=SETTINGS_ARTICLE_SLUG, _external=True)
+    # This file is publicly cached: its link must not come from the request's Host header.
+    documentation = public_url(url_for("pages.article", slug=SETTINGS_ARTICLE_SLUG))
     body = autoconfig.thunderbird_config(knowledge().base.settings, documentation_url=documentation)
     response = Response(body, content_type=XML_CONTENT_TYPE)
     response.cache_control.public = True
