@@ -20,6 +20,7 @@ from mailparser_reply.parser import EmailMessage
 QUOTE_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 QUOTED_LINE_RE = re.compile(r"^[ \t]*>")
+HORIZONTAL_RUN_RE = re.compile(r"[^\S\n]{2,}")
 SALUTATION_RE = re.compile(
     r"^(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|to whom it may concern)"
     r"\b[^.?!\n]{0,40}[,.!:]?$",
@@ -54,13 +55,32 @@ class CustomerMessage:
         return bool(self.quoted or self.signature)
 
 
+def tidy_whitespace(text: str) -> str:
+    """Collapse runs of spaces and tabs to one space, and of blank lines to one blank line.
+
+    The reply parser's patterns take time quadratic in such runs (4,000 newlines: 3.7 s;
+    4,000 spaces: 0.6 s), and they carry nothing a reply needs. Line starts (">" quotes,
+    "-- " signature markers) keep their shape: a run becomes one space, never none.
+    """
+    lines, blank = [], False
+    for line in text.split("\n"):
+        line = HORIZONTAL_RUN_RE.sub(" ", line)
+        if line.strip():
+            lines.append(line)
+            blank = False
+        elif not blank:
+            lines.append("")
+            blank = True
+    return "\n".join(lines)
+
+
 def clean_message(raw: str) -> CustomerMessage:
     """Split a pasted email into the customer's new words, the quoted mail and the signature.
 
     If nothing is left after removing quotes (an agent pasted only the quoted question),
     the first quoted message, without its ">" markers, is what the customer asked.
     """
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
+    raw = tidy_whitespace(raw.replace("\r\n", "\n").replace("\r", "\n")).strip()
     message, first_quoted = _split(raw)
     if message.text or not first_quoted:
         return message

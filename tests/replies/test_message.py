@@ -1,5 +1,7 @@
 """Pasted customer mail: the new words are kept; quoted mail, greetings and signatures go."""
 
+import time
+
 import pytest
 
 from replies.message import clean_message
@@ -78,3 +80,31 @@ def test_a_paste_of_only_the_quoted_question_reads_the_question():
 def test_windows_line_endings_and_blank_input():
     assert clean_message("Is SSL required?\r\n\r\nSent from my iPhone").text == "Is SSL required?"
     assert clean_message("   ").text == ""
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [" ", "\n", "\t", "\u00a0", " \n", "\u00a0\n", "a\n", ">\n", "> a\n", ".", "-", "a "],
+    ids=[
+        "spaces",
+        "newlines",
+        "tabs",
+        "nbsp",
+        "space-nl",
+        "nbsp-nl",
+        "a-nl",
+        "gt-nl",
+        "quote",
+        "dots",
+        "dashes",
+        "words",
+    ],
+)
+def test_a_pasted_mail_is_read_in_linear_time(filler):
+    """Long runs of blanks made the reply parser's patterns quadratic (4,000 newlines: 3.7 s)."""
+    for length, limit in ((4000, 0.25), (20_000, 1.0)):  # the short one first: a quadratic reader fails fast
+        mail = "Hi,\n\nsmtp auth" + filler * (length // len(filler)) + "x\n\nThanks"
+        start = time.perf_counter()
+        clean_message(mail)
+        took = time.perf_counter() - start
+        assert took < limit, f"{len(mail)} characters took {took:.2f} s"
