@@ -435,3 +435,17 @@ def test_a_flood_of_long_questions_is_paged_and_cut_short_in_the_inbox(gap_app, 
     second = agent.get("/admin?page=2").get_data(as_text=True)
     assert "page 2 of 60" in second and 'rel="prev"' in second
     assert agent.get("/admin?page=999").status_code == 200  # past the end: the last page
+
+
+def test_direction_overrides_stored_before_cleaning_are_not_shown(gap_app, agent):
+    from web.models import Event
+
+    with gap_app.app_context():  # as an older release stored it, past today's cleaning
+        db.session.execute(
+            sa.insert(Event).values(
+                at=utcnow(), kind="ask", channel="api", text="why \u202egnikrow ton\u202c imap", fallback=True
+            )
+        )
+        db.session.commit()
+    page = agent.get("/admin").get_data(as_text=True)
+    assert "why gnikrow ton imap" in page and "\u202e" not in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 
@@ -11,6 +12,7 @@ from flask import current_app
 from analytics.gaps import Signal, group_signals, typed_further
 from web.events import CLICK_CHANNELS
 from web.extensions import db
+from web.inputs import clean_text
 from web.models import Event, utcnow
 from web.state import knowledge
 
@@ -111,5 +113,6 @@ def knowledge_gaps(days: int):
     asked = session_questions(sessions, utcnow() - dt.timedelta(days=days + 1)) if sessions else {}
     titles = {slug: a.title for slug, a in knowledge().base.library.articles.items()}
     base = knowledge().base
-    signals = [to_signal(e, asked, titles) for e in events]
+    # Events stored before text was cleaned where it comes in may still hold direction overrides.
+    signals = [dataclasses.replace(s, text=clean_text(s.text)) for s in (to_signal(e, asked, titles) for e in events)]
     return group_signals(signals, base.normalizer.normalize, base.lexicon.canonical)

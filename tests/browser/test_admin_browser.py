@@ -22,7 +22,7 @@ pytestmark = BROWSER_TESTS
 def gaps_app(tmp_path_factory):
     heldout = [str(ROOT / "tests" / "data" / "heldout.jsonl")]
     app = create_app(make_config(tmp_path_factory.mktemp("gaps-live"), HELDOUT_PATHS=heldout))
-    create_agent(app, EMAIL)
+    create_agent(app, EMAIL, role="admin")
     events = state(app).events
     events.record(kind="ask", channel="widget", text=QUESTION, intent="pop3_enable", confidence=0.3, fallback=True)
     events.record(kind="search", channel="help_center", text="mailbox quota", results=0)
