@@ -58,6 +58,8 @@ def load_or_train_model(app: Flask, base: kb.KnowledgeBase, training: intent_dat
         app.config["MODEL_PATH"], data_digest=training.digest, fingerprint=fingerprint, trusted_dir=app.instance_path
     )
     if model is None:
+        # The first start (or one after the training data changed) spends some seconds here.
+        log.info("training the intent model (missing or out of date); this takes a few seconds...")
         model = intent_model.train(training, base.normalizer.normalize, fingerprint=fingerprint)
         intent_model.save(model, app.config["MODEL_PATH"])
         log.info("trained the intent model (thresholds %s)", model.thresholds)
