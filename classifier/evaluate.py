@@ -11,6 +11,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
 from classifier.model import (
     CV_FOLDS,
+    Calibration,
     IntentModel,
     Normalize,
     Prediction,
@@ -57,14 +58,15 @@ class CrossValidation:
 
 def score(predictions: list[Prediction], questions: list[LabelledQuestion]) -> Scores:
     """Score predictions against every acceptable intent of each question."""
-    in_scope = [(p, q) for p, q in zip(predictions, questions) if OUT_OF_SCOPE not in q.intents]
-    off_topic = [(p, q) for p, q in zip(predictions, questions) if OUT_OF_SCOPE in q.intents]
+    pairs = list(zip(predictions, questions, strict=True))
+    in_scope = [(p, q) for p, q in pairs if OUT_OF_SCOPE not in q.intents]
+    off_topic = [(p, q) for p, q in pairs if OUT_OF_SCOPE in q.intents]
     right = sum(not p.fallback and p.intent in q.intents for p, q in in_scope)
     rejected = sum(p.fallback for p, _ in in_scope)
     caught = sum(p.fallback for p, _ in off_topic)
     mistakes = tuple(
         (q.question, "/".join(q.intents), "fallback" if p.fallback else p.intent)
-        for p, q in zip(predictions, questions)
+        for p, q in pairs
         if (OUT_OF_SCOPE in q.intents) != p.fallback or (not p.fallback and p.intent not in q.intents)
     )
     return Scores(
@@ -83,24 +85,29 @@ def top_accuracy(probabilities: np.ndarray, labels: list[str], classes: list[str
     return float(np.mean(predicted == np.array(labels)))
 
 
-def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS) -> CrossValidation:
+def cross_validate(
+    data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, calibration: Calibration | None = None
+) -> CrossValidation:
     """Run stratified k-fold cross-validation and report accuracy, per-intent scores and confusions.
 
-    Fallback figures use thresholds chosen on the same out-of-fold probabilities, as
-    training does.
+    Fallback figures use thresholds chosen on the same out-of-fold probabilities, weighed
+    for the share of off-topic traffic in ``calibration``, as training does without
+    calibration questions.
     """
     probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds)
     predicted = [classes[i] for i in probabilities.argmax(axis=1)]
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     per_intent = tuple(
-        IntentScore(c, float(p), float(r), float(f), int(s)) for c, p, r, f, s in zip(classes, precision, recall, f1, support)
+        IntentScore(c, float(p), float(r), float(f), int(s))
+        for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
     )
-    confused = Counter((t, p) for t, p in zip(labels, predicted) if t != p)
+    confused = Counter((t, p) for t, p in zip(labels, predicted, strict=True) if t != p)
     domain = frozenset(i.name for i in data.intents if i.is_domain)
-    thresholds = choose_thresholds(probabilities, labels, classes, domain)
+    share = (calibration or Calibration()).out_of_scope_share
+    thresholds = choose_thresholds(probabilities, labels, classes, domain, out_of_scope_share=share)
     predictions = [decide(row, classes, thresholds, domain) for row in probabilities]
     texts, _ = data.pairs()
-    questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels))]
+    questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels, strict=True))]
     return CrossValidation(
         folds=folds,
         accuracy=top_accuracy(probabilities, labels, classes),
@@ -110,7 +117,9 @@ def cross_validate(data: TrainingData, normalize: Normalize, folds: int = CV_FOL
     )
 
 
-def evaluate_questions(model: IntentModel, questions: list[LabelledQuestion], normalize: Normalize) -> tuple[list[Prediction], Scores]:
+def evaluate_questions(
+    model: IntentModel, questions: list[LabelledQuestion], normalize: Normalize
+) -> tuple[list[Prediction], Scores]:
     """Classify held-out questions with a trained model and score them."""
     predictions = [predict(model, normalize(q.question)) for q in questions]
     return predictions, score(predictions, questions)

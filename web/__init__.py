@@ -21,7 +21,7 @@ from web.config import ROOT, init_secret_key, load_config
 from web.errors import register_errors
 from web.events import init_events, make_event_log
 from web.extensions import init_database
-from web.knowledge import knowledge_stamp, load_knowledge, refresh_knowledge
+from web.knowledge import knowledge_stamp, load_knowledge, make_calibration, refresh_knowledge
 from web.observability import init_observability
 from web.ratelimit import init_rate_limits
 from web.security import CookieSessions, add_cors_headers, add_security_headers, parse_origins
@@ -45,7 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     init_observability(app)
-    loaded = load_knowledge(app)
+    calibration = make_calibration(app.config)
+    loaded = load_knowledge(app, calibration)
     init_database(app)
     app.extensions[STATE_KEY] = AppState(
         knowledge=loaded,
@@ -53,6 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
         passwords=make_password_hasher(app.config),
         widget_origins=parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"]),
         openapi=load_openapi(loaded.training.names),
+        calibration=calibration,
         knowledge_checked=time.monotonic(),
         knowledge_stamp=knowledge_stamp(app.config),
     )

@@ -29,7 +29,7 @@ from web.events import purge_events
 from web.extensions import db
 from web.models import Agent, AgentToken, LoginFailure
 from web.reports import build_reports
-from web.state import knowledge, swap_knowledge
+from web.state import knowledge, state, swap_knowledge
 from web.training import change_knowledge
 
 
@@ -66,7 +66,9 @@ def train_command():
     """Train the intent model, choose its thresholds by cross-validation, and save it."""
     current = knowledge()
     base, training = current.base, current.training
-    model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
+    model = intent_model.train(
+        training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint, calibration=state().calibration
+    )
     intent_model.save(model, current_app.config["MODEL_PATH"])
     swap_knowledge(current_app._get_current_object(), dataclasses.replace(current, model=model))
     examples = sum(len(i.examples) for i in training.intents)
@@ -92,7 +94,7 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
     config, current = current_app.config, knowledge()
     base, training, model = current.base, current.training, current.model
     normalize = base.normalizer.normalize
-    cv = intent_evaluation.cross_validate(training, normalize, folds)
+    cv = intent_evaluation.cross_validate(training, normalize, folds, calibration=state().calibration)
     click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
     click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
     for row in cv.per_intent:

@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 KNOWLEDGE_CHECK_SECONDS = 1.0
 
 
-def load_knowledge(app: Flask) -> Knowledge:
+def make_calibration(config) -> intent_model.Calibration:
+    """Return how thresholds are chosen: the configured share of off-topic traffic, and questions to choose on."""
+    questions = tuple(q for path in config["THRESHOLD_CALIBRATION_PATHS"] for q in intent_data.load_questions(path))
+    return intent_model.Calibration(config["EXPECTED_OUT_OF_SCOPE_SHARE"], questions)
+
+
+def load_knowledge(app: Flask, calibration: intent_model.Calibration) -> Knowledge:
     """Load the knowledge base and the model; build the index and train the model if missing or stale.
 
     The training data's words join the articles' vocabulary, so the shared normaliser
@@ -47,20 +53,22 @@ def load_knowledge(app: Flask) -> Knowledge:
         if not base.index.ready:
             log.error("index in %s is unreadable; rebuilding it from the articles", config["INDEX_DIR"])
             build_index(base.library, config["INDEX_DIR"], full=True)
-    return Knowledge(base, training, load_or_train_model(app, base, training))
+    return Knowledge(base, training, load_or_train_model(app, base, training, calibration))
 
 
-def load_or_train_model(app: Flask, base: kb.KnowledgeBase, training: intent_data.TrainingData):
+def load_or_train_model(app: Flask, base: kb.KnowledgeBase, training: intent_data.TrainingData, calibration):
     """Load the trained model from the instance folder, or train and save it if it is missing or stale."""
     # A change to the shared normaliser (synonyms, vocabulary) changes what the model reads.
     fingerprint = base.normalizer.fingerprint
     model = intent_model.load(
-        app.config["MODEL_PATH"], data_digest=training.digest, fingerprint=fingerprint, trusted_dir=app.instance_path
+        app.config["MODEL_PATH"], data_digest=training.digest, fingerprint=fingerprint, trusted_dir=app.instance_path,
+        calibration=calibration,
     )
     if model is None:
         # The first start (or one after the training data changed) spends some seconds here.
         log.info("training the intent model (missing or out of date); this takes a few seconds...")
-        model = intent_model.train(training, base.normalizer.normalize, fingerprint=fingerprint)
+        normalize = base.normalizer.normalize
+        model = intent_model.train(training, normalize, fingerprint=fingerprint, calibration=calibration)
         intent_model.save(model, app.config["MODEL_PATH"])
         log.info("trained the intent model (thresholds %s)", model.thresholds)
     return model
@@ -105,6 +113,7 @@ def refresh_knowledge() -> None:
             data_digest=training.digest,
             fingerprint=normalizer.fingerprint,
             trusted_dir=app.instance_path,
+            calibration=app_state.calibration,
         )
     except (OSError, ValueError) as error:
         log.error("could not reload the bot's data after a change: %s", error)

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 
 import kb
 from classifier.data import TrainingData
-from classifier.model import IntentModel
+from classifier.model import Calibration, IntentModel
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -43,6 +43,8 @@ class AppState:
     passwords: PasswordHasher
     widget_origins: frozenset[str]
     openapi: dict
+    # How the model's thresholds are chosen (web.knowledge.make_calibration): every training uses it.
+    calibration: Calibration
     # When this worker last looked for a change another worker made, and what it found then.
     knowledge_checked: float = 0.0
     knowledge_stamp: tuple[int, ...] = ()

@@ -44,7 +44,7 @@ class ChangeOutcome:
 
 def assessment_key(config, training, normalizer) -> str:
     held_out = [intent_data.file_digest(path) for path in config["HELDOUT_PATHS"]]
-    parts = [training.digest, normalizer.fingerprint, held_out, intent_model.CV_FOLDS]
+    parts = [training.digest, normalizer.fingerprint, held_out, intent_model.CV_FOLDS, state().calibration.key]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -58,7 +58,9 @@ def current_assessment(config, training, normalizer, questions) -> Assessment:
             return Assessment(**saved["scores"])
     except (OSError, ValueError, TypeError):
         pass
-    _, scores = assess(training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint)
+    _, scores = assess(
+        training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint, calibration=state().calibration
+    )
     remember_assessment(config, training, normalizer, scores)
     return scores
 
@@ -135,7 +137,8 @@ def try_change(app: Flask, target: Path, candidate: Path, *, examples, synonym) 
     before = current_assessment(config, training, normalizer, questions)
     new_training, new_lexicon, new_normalizer = changed
     model, after = assess(
-        new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint, reference=training
+        new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint, reference=training,
+        calibration=state(app).calibration,
     )
     verdict = judge(before, after, config["GATE_TOLERANCE"])
     if verdict.accepted:
