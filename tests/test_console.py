@@ -164,7 +164,7 @@ def test_console_shows_the_settings_check_beside_the_answer(agent_client):
     )
     page = paste(agent_client, message=message).get_data(as_text=True)
     aside = page.split('<aside class="console-checker', 1)[1].split("</aside>", 1)[0]
-    assert "Settings check" in aside and "verdict-row--error" in aside
+    assert "Settings check" in aside and "verdict-card--error" in aside and "<table" not in aside
     assert SETTINGS.imap.host in aside  # the correct value, read from the settings
 
 
@@ -197,7 +197,7 @@ def test_console_flags_missing_names_with_a_visible_marker(app, agent_client):
     client = app.test_client()
     sign_in(client, "nameless@example.com")
     page = paste(client, customer_name="", signature="").get_data(as_text=True)
-    assert 'class="notice notice--warn missing"' in page
+    assert 'class="notice notice--warning missing"' in page
     assert "<strong>customer name</strong>, <strong>agent name</strong>" in page
     text = textarea(page, "reply-text")
     assert text.startswith("Hello [customer name],") and text.endswith("Best regards,\n[agent name]\n")

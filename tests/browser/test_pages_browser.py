@@ -220,6 +220,7 @@ NOT_PAGES = {
     "analytics.open_result",
     "mailclient.autoconfig_file",
     "mailclient.apple_profile_download",
+    "admin.reports_csv",
 }
 
 
