@@ -43,6 +43,19 @@ class Scores:
     false_reject_rate: float  # answerable questions sent to the fallback
     clarify_rate: float
     mistakes: tuple[tuple[str, str, str], ...]  # (question, expected, got)
+    in_scope: int = 0  # how many questions had a domain or small-talk answer
+    off_topic: int = 0
+
+    def summary(self) -> str:
+        """Describe the scores in one line, leaving out rates that have no questions behind them."""
+        parts = []
+        if self.in_scope:
+            parts.append(
+                f"top-1 {self.in_scope_accuracy:.3f} of {self.in_scope}, false rejects {self.false_reject_rate:.3f}"
+            )
+        if self.off_topic:
+            parts.append(f"out-of-scope recall {self.out_of_scope_recall:.3f} of {self.off_topic}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,23 @@ def score(predictions: list[Prediction], questions: list[LabelledQuestion]) -> S
         false_reject_rate=rejected / max(1, len(in_scope)),
         clarify_rate=sum(p.clarify for p in predictions) / max(1, len(predictions)),
         mistakes=mistakes,
+        in_scope=len(in_scope),
+        off_topic=len(off_topic),
     )
+
+
+def score_by_kind(predictions: list[Prediction], questions: list[LabelledQuestion]) -> dict[str, Scores]:
+    """Score predictions separately for each kind of question (keyword, symptom, error, ...), sorted by kind.
+
+    Questions without a kind are left out; a file without kinds gives an empty mapping.
+    """
+    groups: dict[str, tuple[list[Prediction], list[LabelledQuestion]]] = {}
+    for prediction, question in zip(predictions, questions, strict=True):
+        if question.kind is not None:
+            group = groups.setdefault(question.kind, ([], []))
+            group[0].append(prediction)
+            group[1].append(question)
+    return {kind: score(*groups[kind]) for kind in sorted(groups)}
 
 
 def top_accuracy(probabilities: np.ndarray, labels: list[str], classes: list[str]) -> float:

@@ -6,10 +6,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache, partial
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -22,6 +21,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
+from classifier.internals import Scorer, scorer_for
 from classifier.negation import mark_negations
 
 log = logging.getLogger(__name__)
@@ -76,100 +76,6 @@ class Prediction:
         return self.ranking[1:]
 
 
-class FastScorer:
-    """Compute the pipeline's probabilities for one sentence without scikit-learn's per-call overhead.
-
-    ``predict_proba`` on a single sentence spends most of its time building sparse
-    matrices and validating input. This applies the same fitted analyzers, TF-IDF weights
-    and coefficients with dictionaries and one small dot product; a test checks that it
-    agrees with ``predict_proba``.
-
-    Character n-grams (``char_wb``) never cross a word's edges, so a sentence's are its
-    words' n-grams put together: each word's columns are looked up once and kept, and
-    questions, which repeat a small vocabulary, skip most of the n-gram work.
-    """
-
-    WORDS_KEPT = 20_000
-
-    def __init__(self, pipeline: Pipeline):
-        self.parts = []
-        idf: list[np.ndarray] = []
-        offset = 0
-        for _, vectorizer in pipeline.named_steps["features"].transformer_list:
-            vocabulary = {term: offset + index for term, index in vectorizer.vocabulary_.items()}
-            if vectorizer.analyzer == "char_wb":
-                count = self._by_word(vectorizer, vocabulary)
-            else:
-                count = partial(self._count, vectorizer.build_analyzer(), vocabulary)
-            self.parts.append((count, vectorizer.sublinear_tf))
-            idf.append(vectorizer.idf_)
-            offset += len(vectorizer.vocabulary_)
-        self.idf = np.concatenate(idf)  # by column, across the parts
-        estimator = pipeline.named_steps["classifier"]
-        self.classes = [str(name) for name in estimator.classes_]
-        self.coef = np.ascontiguousarray(estimator.coef_.T)  # features x classes
-        self.intercept = estimator.intercept_
-
-    @staticmethod
-    def _count(analyze: Callable, vocabulary: dict[str, int], text: str) -> dict[int, int]:
-        """Count the sentence's terms that have a column."""
-        counts: dict[int, int] = {}
-        for term in analyze(text):
-            column = vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        return counts
-
-    @classmethod
-    def _by_word(cls, vectorizer: TfidfVectorizer, vocabulary: dict[str, int]) -> Callable[[str], dict[int, int]]:
-        """Count character n-gram columns word by word, with each word's columns kept."""
-        preprocess = vectorizer.build_preprocessor()
-
-        @lru_cache(maxsize=cls.WORDS_KEPT)
-        def word_columns(word: str) -> tuple[int, ...]:
-            # The vectorizer's own n-gram cutter, on one word (it splits a text at white space).
-            grams = vectorizer._char_wb_ngrams(word)
-            return tuple(column for gram in grams if (column := vocabulary.get(gram)) is not None)
-
-        def count(text: str) -> dict[int, int]:
-            counts: dict[int, int] = {}
-            for word in preprocess(vectorizer.decode(text)).split():
-                for column in word_columns(word):
-                    counts[column] = counts.get(column, 0) + 1
-            return counts
-
-        return count
-
-    def probabilities(self, text: str) -> np.ndarray:
-        """Return the class probabilities of one sentence.
-
-        The parts' columns are gathered first, so that the weights, the scaling of each
-        part to unit length (as TfidfVectorizer does) and the product with the coefficients
-        are a few numpy calls for the whole sentence.
-        """
-        columns: list[int] = []
-        tf: list[float] = []
-        spans = []
-        for count, sublinear in self.parts:
-            counts = count(text)
-            if counts:
-                spans.append((len(columns), len(columns) + len(counts)))
-                columns += counts
-                tf += [math.log(n) + 1.0 for n in counts.values()] if sublinear else counts.values()
-        if not columns:
-            scores = self.intercept.copy()
-        else:
-            where = np.array(columns, dtype=np.intp)
-            weights = np.array(tf) * self.idf.take(where)
-            for start, end in spans:
-                part = weights[start:end]
-                part /= math.sqrt(part @ part)
-            scores = self.intercept + weights @ self.coef.take(where, axis=0)
-        scores -= scores.max()
-        exp = np.exp(scores)
-        return exp / exp.sum()
-
-
 @dataclass
 class IntentModel:
     """A fitted pipeline with its thresholds and what it was trained from."""
@@ -189,9 +95,9 @@ class IntentModel:
         return list(self.pipeline.classes_)
 
     @cached_property
-    def scorer(self) -> FastScorer:
-        """Return the fast single-sentence scorer, built on first use (not pickled)."""
-        return FastScorer(self.pipeline)
+    def scorer(self) -> Scorer:
+        """Return the single-sentence scorer (the fast one where it is safe), built on first use (not pickled)."""
+        return scorer_for(self.pipeline)
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -117,6 +117,8 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
             f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
             f"clarifying questions {held.clarify_rate:.3f}"
         )
+        for kind, by_kind in intent_evaluation.score_by_kind(file_predictions, file_questions).items():
+            click.echo(f"    {kind:10} {by_kind.summary()}")
         if show_mistakes:
             for question, expected, got in held.mistakes:
                 click.echo(f"  expected {expected:24} got {got:24} {question}")
