@@ -187,6 +187,8 @@ def api_reply():
         label=draft.label,
         confidence=draft.confidence,
         fallback=draft.fallback,
+        clarify=[{"intent": a.intent, "label": a.label, "confidence": a.confidence} for a in draft.clarify],
+        customer_name=draft.customer_name or None,
         question=draft.message.text,
         missing=list(reply.missing),
         sections=list(reply.sections_used),
