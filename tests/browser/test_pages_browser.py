@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 from conftest import AGENT_PASSWORD, BROWSER_TESTS, ROOT, create_agent, make_config, serve
+from playwright.sync_api import expect
 
 from app import create_app
-from web.state import state
+from web.state import knowledge, state
 
 pytestmark = BROWSER_TESTS
 
@@ -236,3 +237,37 @@ def test_every_page_of_the_app_is_visited(site):
         concrete = rule.rule.replace("<slug>", "email-protocols")
         assert concrete in visited, f"{rule.rule} ({rule.endpoint}) is not visited by the page tests"
     assert len(routes) >= 12
+
+
+def test_a_search_that_finds_nothing_leads_to_the_assistant_and_to_a_person(contexts, site):
+    support = knowledge(site).base.settings.support
+    page = contexts["phone"].new_page()
+    try:
+        page.goto(site.config["LIVE_URL"] + "/search?q=quantum+fax+gateway")
+        stuck = page.locator(".stuck")
+        expect(stuck.get_by_role("link", name=support.label)).to_have_attribute("href", support.url)
+        stuck.get_by_role("link", name="Ask the assistant").click()
+        panel = page.frame_locator("iframe")
+        # The panel opens on the page and asks what was searched for.
+        expect(panel.locator(".msg.user .bubble").last).to_have_text("quantum fax gateway")
+        expect(panel.locator(".msg.bot .support")).to_have_attribute("href", support.url)
+    finally:
+        page.close()
+
+
+def test_a_no_vote_on_an_article_leads_to_the_assistant_and_to_a_person(contexts, site):
+    support = knowledge(site).base.settings.support
+    page = contexts["desktop"].new_page()
+    try:
+        page.goto(site.config["LIVE_URL"] + "/articles/email-client-settings")
+        page.get_by_role("button", name="No", exact=True).click()
+        stuck = page.locator("#feedback .stuck")
+        expect(stuck.get_by_role("link", name=support.label)).to_have_attribute("href", support.url)
+        stuck.get_by_role("link", name="Ask the assistant").click()
+        panel = page.frame_locator("iframe")
+        expect(panel.locator("#question")).to_be_focused()
+        panel.locator("#question").fill("how do I enable POP3")
+        panel.locator("#question").press("Enter")
+        expect(panel.locator(".msg.bot .bubble").last).to_contain_text("POP3 is not supported")
+    finally:
+        page.close()
