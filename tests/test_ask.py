@@ -123,7 +123,8 @@ def test_german_and_french_pop3_questions_get_the_policy_answer(client, question
     ("question", "intent"),
     [("Was ist der Posteingangsserver?", "imap_settings"), ("Quel est le serveur entrant ?", "imap_settings"),
      ("Postausgangsserver Port", "smtp_settings"), ("Quel est le serveur sortant ?", "smtp_settings"),
-     ("Welche Einstellungen für Outlook?", "server_settings"), ("Quels paramètres pour Thunderbird ?", "server_settings")],
+     ("Welche Einstellungen für Outlook?", "server_settings"),
+     ("Quels paramètres pour Thunderbird ?", "server_settings")],
 )
 def test_german_and_french_settings_questions_reach_the_settings_answers(client, question, intent):
     # The lexicon's spellings turn "Posteingangsserver" and "serveur entrant" into "incoming server".
