@@ -153,7 +153,8 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
     assert "qwxzv plok" in page and "<li>qwxz</li>" not in page
     first = rows[0]
     assert "How do I enable POP3?" in first and "enabel pop 3" in first and "pop3 enable" in first
-    assert "bot fell back (2)" in first and "search found nothing (1)" in first and '<td class="num">3</td>' in first
+    assert "bot fell back (2)" in first and "search found nothing (1)" in first
+    assert '<td class="num" data-label="Count">3</td>' in first
     assert re.search(r"<time datetime=\"\d{4}-\d\d-\d\dT\d\d:\d\dZ\">", first)
     text = " ".join(rows)
     assert "low-confidence answer (1)" in text and "imap port" in text
@@ -449,3 +450,21 @@ def test_direction_overrides_stored_before_cleaning_are_not_shown(gap_app, agent
         db.session.commit()
     page = agent.get("/admin").get_data(as_text=True)
     assert "why gnikrow ton imap" in page and "\u202e" not in page
+
+    # The per-day table names intents as people read them, not by their ids.
+    trend = page.split('id="trend-heading"')[1].split("</table>")[0]
+    assert '<th scope="col" class="num">Turning on POP3</th>' in trend and ">pop3_enable<" not in trend
+
+
+def test_the_reports_page_offers_the_figures_as_a_csv_download(gap_app, agent):
+    record(gap_app, kind="ask", channel="widget", text="q", intent="pop3_enable", confidence=0.9, fallback=False)
+    settle(gap_app)
+    page = agent.get("/admin/reports?days=7").get_data(as_text=True)
+    assert 'href="/admin/reports.csv?days=7" download' in page and "flask report" in page
+    response = agent.get("/admin/reports.csv?days=7")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="report-7-days.csv"'
+    printed = gap_app.test_cli_runner().invoke(args=["report", "--format", "csv", "--days", "7"])
+    assert response.get_data(as_text=True) == printed.stdout
+    assert "intent_trend,pop3_enable,Turning on POP3," in printed.stdout
+    assert gap_app.test_client().get("/admin/reports.csv").status_code == 302  # agents only

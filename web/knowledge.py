@@ -65,6 +65,8 @@ def load_or_train_model(app: Flask, base: kb.KnowledgeBase, training: intent_dat
         calibration=calibration,
     )
     if model is None:
+        # The first start (or one after the training data changed) spends some seconds here.
+        log.info("training the intent model (missing or out of date); this takes a few seconds...")
         normalize = base.normalizer.normalize
         model = intent_model.train(training, normalize, fingerprint=fingerprint, calibration=calibration)
         intent_model.save(model, app.config["MODEL_PATH"])
