@@ -20,7 +20,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
-from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
+from classifier.data import OUT_OF_SCOPE, TEAM, LabelledQuestion, TrainingData
 from classifier.internals import Scorer, scorer_for
 from classifier.negation import mark_negations
 
@@ -284,6 +284,23 @@ def grouped_splits(groups: Sequence[str], folds: int = CV_FOLDS) -> list[tuple[n
         raise ValueError("grouped folds need examples from at least two groups")
     splitter = GroupKFold(n_splits=min(folds, distinct))
     return list(splitter.split(np.zeros(len(groups)), groups=groups))
+
+
+def writer_splits(data: TrainingData, folds: int = CV_FOLDS) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Return folds that score only real users' examples, each by a model that saw no example from their writers.
+
+    Real examples are grouped by where they were found (``TrainingData.writers``); each fold
+    holds out some of those groups and trains on everything else, the team's examples
+    included. The team's examples are never scored: a model that learnt their siblings
+    would rate them as if every user wrote like the team. None when fewer than two groups
+    of real examples exist.
+    """
+    writers = np.asarray(data.writers())
+    real = np.flatnonzero(writers != TEAM)
+    if len(set(writers[real].tolist())) < 2:
+        return None
+    everyone = np.arange(len(writers))
+    return [(np.setdiff1d(everyone, real[test]), real[test]) for _, test in grouped_splits(writers[real], folds)]
 
 
 def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
