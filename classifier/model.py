@@ -49,7 +49,8 @@ DEFAULT_OUT_OF_SCOPE_SHARE = 0.25
 # Utilities closer than this are equal (they are sums of weights that add up to 1).
 TIE = 1e-12
 # Bumped whenever the way thresholds are chosen changes, so that saved models are retrained.
-THRESHOLD_METHOD = 2
+# 3: on real users' examples scored with their writers held out, when the data has them.
+THRESHOLD_METHOD = 3
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,9 @@ class Calibration:
     ``questions`` are labelled questions written apart from the training examples (by other
     people, or at least at another time); the fitted model scores them and the thresholds are
     chosen on those scores. Without them, the validation probabilities come from models that
-    did not see the examples they score: ``out_of_fold`` given to ``train`` (for instance folds
-    grouped by who wrote the examples, see ``grouped_splits``), else stratified folds.
+    did not see the examples they score: the real users' examples with their writers held out
+    (``writer_splits``) when the data has them, else ``out_of_fold`` given to ``train``, else
+    stratified folds.
     """
 
     out_of_scope_share: float | None = DEFAULT_OUT_OF_SCOPE_SHARE
@@ -340,9 +342,10 @@ def train(
     """Fit the pipeline on every example and choose its thresholds on questions it did not learn from.
 
     The validation probabilities come from the first of: ``calibration.questions`` scored by
-    the fitted model; ``out_of_fold`` (what ``out_of_fold_probabilities`` returned for the same
-    data, on any splits); stratified ``folds``. ``calibration`` also sets the expected share
-    of off-topic traffic.
+    the fitted model; the data's real users' examples, each scored by a model that saw no
+    example from its writers (``writer_splits``); ``out_of_fold`` (what
+    ``out_of_fold_probabilities`` returned for the same data, on any splits); stratified
+    ``folds``. ``calibration`` also sets the expected share of off-topic traffic.
     """
     calibration = calibration or Calibration()
     domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
@@ -353,13 +356,19 @@ def train(
         if calibration.questions:
             probabilities = pipeline.predict_proba([normalize(q.question) for q in calibration.questions])
             held_out = probabilities, [q.intents for q in calibration.questions], list(pipeline.classes_)
-    if not calibration.questions:
+    by_writer = None if calibration.questions else writer_splits(data, folds)
+    if by_writer is not None:
+        held_out = out_of_fold_probabilities(data, normalize, folds, splits=by_writer)
+    elif not calibration.questions:
         held_out = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
     probabilities, held_labels, classes = held_out
     thresholds = choose_thresholds(
         probabilities, held_labels, classes, domain, out_of_scope_share=calibration.out_of_scope_share
     )
-    source = f"{len(calibration.questions)} calibration questions" if calibration.questions else "out-of-fold examples"
+    if calibration.questions:
+        source = f"{len(calibration.questions)} calibration questions"
+    else:
+        source = "real users' examples, writers held out" if by_writer is not None else "out-of-fold examples"
     log.info("trained on %d examples; thresholds %s, chosen on %s", len(texts), thresholds, source)
     return IntentModel(pipeline, thresholds, domain, data.digest, fingerprint, calibration.key)
 
