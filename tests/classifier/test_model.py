@@ -316,3 +316,18 @@ def test_cross_validation_by_writer_scores_the_real_examples(tmp_path):
     scores = cross_validate_by_writer(tiny_with_real_examples(tmp_path), lower, folds=3)
     assert (scores.questions, scores.in_scope, scores.off_topic) == (6, 4, 2)
     assert cross_validate_by_writer(load_intents(TINY_INTENTS), lower) is None
+
+
+def test_real_examples_weigh_as_much_in_total_as_the_teams(tmp_path):
+    data = tiny_with_real_examples(tmp_path)
+    weights = M.writer_weights(data)
+    team = np.array([w == "team" for w in data.writers()])
+    assert np.all(weights[team] == 1.0)
+    assert weights[~team].sum() == pytest.approx(weights[team].sum())
+    assert M.writer_weights(load_intents(TINY_INTENTS)) is None
+    # The weights reach the fit: the same data fitted unweighted scores differently.
+    model = M.train(data, lower, fingerprint="f", folds=3)
+    texts, labels = data.pairs()
+    plain = M.fit_pipeline([lower(t) for t in texts], labels)
+    question = ["what goes in the imap server box"]
+    assert not np.allclose(model.pipeline.predict_proba(question), plain.predict_proba(question))
