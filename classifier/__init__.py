@@ -9,8 +9,9 @@ Concepts:
   when the top probability is below ``fallback``, and asks to clarify when the two best
   domain intents are closer than ``ambiguity``. Both are chosen at every training, never
   typed in by hand, on questions the model did not learn from: **calibration questions**
-  written apart from the examples when there are some, else out-of-fold examples
-  (stratified folds, or folds grouped by who wrote the examples). Off-topic questions
+  written apart from the examples when there are some, else the **real users' examples**
+  (``real_examples.jsonl``, named by ``intents.yml``), each scored by a model that saw
+  nothing from the site it came from, else stratified out-of-fold examples. Off-topic questions
   weigh as often as traffic is expected to bring them (the **out-of-scope share**), not as
   often as the validation set happens to hold them.
 - A **normaliser** (any ``str -> str`` callable) is applied to every example and question.

@@ -6,12 +6,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
 OUT_OF_SCOPE = "out_of_scope"
 SMALL_TALK = frozenset({"greeting", "thanks", "human_agent"})
 MIN_DOMAIN_EXAMPLES = 25
+# Who wrote the examples of intents.yml (the team), as a writer group for grouped folds.
+TEAM = "team"
 
 
 class DataError(ValueError):
@@ -20,11 +23,16 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Intent:
-    """One intent: its id, what it means, and example questions."""
+    """One intent: its id, what it means, and example questions.
+
+    ``sources`` gives, for the first examples, where a real user's wording was found (a URL);
+    examples past its end, or with an empty source, were written by the team.
+    """
 
     name: str
     description: str
     examples: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
     @property
     def is_domain(self) -> bool:
@@ -52,6 +60,14 @@ class TrainingData:
             labels += [intent.name] * len(intent.examples)
         return texts, labels
 
+    def writers(self) -> list[str]:
+        """Return who wrote each example of ``pairs()``: ``TEAM``, or the site or repository a real one came from."""
+        groups = []
+        for intent in self.intents:
+            sources = intent.sources + ("",) * (len(intent.examples) - len(intent.sources))
+            groups += [writer_of(source) for source in sources]
+        return groups
+
 
 @dataclass(frozen=True)
 class LabelledQuestion:
@@ -73,6 +89,67 @@ def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def writer_of(source: str) -> str:
+    """Return the writer group of an example's source: ``owner/repo`` for a code host, else the site; ``TEAM`` if none.
+
+    People who post to the same tracker or forum share wording (its template, its product's
+    terms), so a fold that holds out a site holds out a way of writing.
+    """
+    if not source:
+        return TEAM
+    parts = urlsplit(source)
+    host = parts.hostname or source
+    if host.startswith("www."):
+        host = host[4:]
+    segments = [s for s in parts.path.split("/") if s]
+    if host in CODE_HOSTS and len(segments) >= 2:
+        return f"{segments[0]}/{segments[1]}".lower()
+    return host.lower()
+
+
+# Sites where the first two path segments name a project, each project its own community.
+CODE_HOSTS = frozenset({"github.com", "gitlab.com", "codeberg.org", "bitbucket.org"})
+
+
+@dataclass(frozen=True)
+class RealExample:
+    """A real user's question, as found in public, labelled for training."""
+
+    question: str
+    intent: str
+    source: str
+    kind: str
+
+
+def load_real_examples(path: str | Path) -> list[RealExample]:
+    """Load a JSON-lines file of real users' questions (``question``, ``intent``, ``source``, ``class``).
+
+    Raise ``DataError`` with the line number on anything malformed.
+    """
+    examples = []
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: {exc}") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise TypeError("expected an object")
+            values = [row.get(key) for key in ("question", "intent", "source", "class")]
+            if not all(isinstance(value, str) and value.strip() for value in values):
+                raise TypeError("'question', 'intent', 'source' and 'class' must be non-empty text")
+            question, intent, source, kind = values
+            if not source.startswith("https://"):
+                raise ValueError("'source' must be an https URL")
+            examples.append(RealExample(" ".join(question.split()), intent, source, kind))
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{path}:{number}: {exc}") from exc
+    return examples
+
+
 def load_intents(path: str | Path) -> TrainingData:
     """Load ``intents.yml``; raise ``DataError`` on anything malformed."""
     try:
@@ -88,14 +165,53 @@ def load_intents(path: str | Path) -> TrainingData:
         if not name or not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
             raise DataError(f"{path}: intent {name!r} needs a name and a list of non-empty example strings")
         for example in examples:
-            key = " ".join(example.lower().split())
+            key = example_key(example)
             if key in seen and seen[key] != name:
                 raise DataError(f"{path}: example {example!r} is under both {seen[key]} and {name}")
             seen[key] = name
         intents.append(Intent(name, str(entry.get("description", "")), tuple(e.strip() for e in examples)))
     if OUT_OF_SCOPE not in {i.name for i in intents}:
         raise DataError(f"{path}: an '{OUT_OF_SCOPE}' intent with real off-topic questions is required")
-    return TrainingData(tuple(intents), file_digest(path))
+    digest = file_digest(path)
+    real_path = raw.get("real_examples")
+    if real_path is None:
+        return TrainingData(tuple(intents), digest)
+    if not isinstance(real_path, str) or not real_path:
+        raise DataError(f"{path}: 'real_examples' must name a file beside it")
+    real_path = Path(path).parent / real_path
+    real = load_real_examples(real_path)
+    intents = add_real_examples(intents, real, seen, str(real_path))
+    return TrainingData(tuple(intents), hashlib.sha256(f"{digest} {file_digest(real_path)}".encode()).hexdigest())
+
+
+def add_real_examples(
+    intents: list[Intent], real: list[RealExample], seen: dict[str, str], where: str
+) -> list[Intent]:
+    """Append real users' questions to their intents, each with its source; refuse unknown intents and conflicts.
+
+    ``seen`` maps the key of every example already there to its intent; a real question that
+    is already an example of the same intent is skipped.
+    """
+    known = {intent.name for intent in intents}
+    added: dict[str, list[RealExample]] = {}
+    for example in real:
+        if example.intent not in known:
+            raise DataError(f"{where}: unknown intent {example.intent!r} for {example.question!r}")
+        key = example_key(example.question)
+        if seen.get(key, example.intent) != example.intent:
+            raise DataError(f"{where}: {example.question!r} is under both {seen[key]} and {example.intent}")
+        if key not in seen:
+            seen[key] = example.intent
+            added.setdefault(example.intent, []).append(example)
+    return [
+        Intent(
+            i.name,
+            i.description,
+            i.examples + tuple(e.question for e in added.get(i.name, ())),
+            ("",) * len(i.examples) + tuple(e.source for e in added.get(i.name, ())),
+        )
+        for i in intents
+    ]
 
 
 def load_questions(path: str | Path) -> list[LabelledQuestion]:
@@ -216,7 +332,7 @@ def merge_examples(data: TrainingData, extra: dict[str, tuple[str, ...]], *, str
     if not added:
         return data
     intents = tuple(
-        Intent(i.name, i.description, i.examples + tuple(added.get(i.name, ()))) for i in data.intents
+        Intent(i.name, i.description, i.examples + tuple(added.get(i.name, ())), i.sources) for i in data.intents
     )
     digest = hashlib.sha256(json.dumps([data.digest, sorted(added.items())]).encode()).hexdigest()
     return TrainingData(intents, digest)

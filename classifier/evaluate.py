@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import precision_recall_fscore_support
 
-from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
+from classifier.data import OUT_OF_SCOPE, TEAM, LabelledQuestion, TrainingData
 from classifier.model import (
     CV_FOLDS,
     Calibration,
@@ -19,6 +19,7 @@ from classifier.model import (
     decide,
     out_of_fold_probabilities,
     predict,
+    writer_splits,
 )
 
 
@@ -144,6 +145,28 @@ def cross_validate(
         confused=tuple((t, p, n) for (t, p), n in confused.most_common(10)),
         scores=score(predictions, questions),
     )
+
+
+def cross_validate_by_writer(
+    data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, calibration: Calibration | None = None
+) -> Scores | None:
+    """Score the real users' examples, each by a model that saw no example from its writers; None without them.
+
+    This is the figure that says how the bot does on people who write unlike its training
+    data (stratified folds let a model learn from an example's siblings). The thresholds
+    are chosen on the same probabilities, as training chooses them.
+    """
+    splits = writer_splits(data, folds)
+    if splits is None:
+        return None
+    probabilities, labels, classes = out_of_fold_probabilities(data, normalize, folds, splits=splits)
+    domain = frozenset(i.name for i in data.intents if i.is_domain)
+    share = (calibration or Calibration()).out_of_scope_share
+    thresholds = choose_thresholds(probabilities, labels, classes, domain, out_of_scope_share=share)
+    predictions = [decide(row, classes, thresholds, domain) for row in probabilities]
+    texts = [t for t, w in zip(data.pairs()[0], data.writers(), strict=True) if w != TEAM]
+    questions = [LabelledQuestion(str(n), t, (label,)) for n, (t, label) in enumerate(zip(texts, labels, strict=True))]
+    return score(predictions, questions)
 
 
 def evaluate_questions(

@@ -10,7 +10,9 @@ Like is compared with like. Each example keeps its fold whatever else is added (
 is a hash of its text), and the changed data's cross-validation accuracy is measured on
 the examples the data had before. Otherwise one added example would reshuffle every fold,
 and the accuracy would move by chance more than by the example. One cross-validation pass
-serves both the accuracy and the thresholds, so an assessment costs about one training.
+serves both the accuracy and the thresholds, so an assessment costs about one training; when
+the data holds real users' examples, training chooses the thresholds on a second pass that
+holds out their writers (``classifier.model.writer_splits``), as the app's training does.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
-from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
+from classifier.data import OUT_OF_SCOPE, TEAM, LabelledQuestion, TrainingData
 from classifier.internals import Scorer, scorer_for
 from classifier.negation import mark_negations
 
@@ -49,7 +49,9 @@ DEFAULT_OUT_OF_SCOPE_SHARE = 0.25
 # Utilities closer than this are equal (they are sums of weights that add up to 1).
 TIE = 1e-12
 # Bumped whenever the way thresholds are chosen changes, so that saved models are retrained.
-THRESHOLD_METHOD = 2
+# 3: on real users' examples scored with their writers held out, when the data has them
+# (and real examples weigh as much as the team's in every fit).
+THRESHOLD_METHOD = 3
 
 
 @dataclass(frozen=True)
@@ -155,8 +157,9 @@ class Calibration:
     ``questions`` are labelled questions written apart from the training examples (by other
     people, or at least at another time); the fitted model scores them and the thresholds are
     chosen on those scores. Without them, the validation probabilities come from models that
-    did not see the examples they score: ``out_of_fold`` given to ``train`` (for instance folds
-    grouped by who wrote the examples, see ``grouped_splits``), else stratified folds.
+    did not see the examples they score: the real users' examples with their writers held out
+    (``writer_splits``) when the data has them, else ``out_of_fold`` given to ``train``, else
+    stratified folds.
     """
 
     out_of_scope_share: float | None = DEFAULT_OUT_OF_SCOPE_SHARE
@@ -286,6 +289,47 @@ def grouped_splits(groups: Sequence[str], folds: int = CV_FOLDS) -> list[tuple[n
     return list(splitter.split(np.zeros(len(groups)), groups=groups))
 
 
+def writer_weights(data: TrainingData) -> np.ndarray | None:
+    """Return one fitting weight per example of ``pairs()`` so that real users' examples weigh as much as the team's.
+
+    The team wrote most examples, in its own phrasing; real users' questions are fewer but
+    read like the traffic. Each real example weighs (team examples / real examples), so the
+    two kinds weigh the same in total whatever their counts. None when there are no real
+    examples or they are not fewer (every example then weighs 1).
+    """
+    writers = np.asarray(data.writers())
+    real = writers != TEAM
+    n_real, n_team = int(real.sum()), int((~real).sum())
+    if n_real == 0 or n_real >= n_team:
+        return None
+    return np.where(real, n_team / n_real, 1.0)
+
+
+def fit_pipeline(texts: list[str], labels: list[str], weights: np.ndarray | None = None) -> Pipeline:
+    """Fit a fresh pipeline, each example weighing ``weights`` (None: alike)."""
+    pipeline = build_pipeline()
+    if weights is None:
+        return pipeline.fit(texts, labels)
+    return pipeline.fit(texts, labels, classifier__sample_weight=weights)
+
+
+def writer_splits(data: TrainingData, folds: int = CV_FOLDS) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Return folds that score only real users' examples, each by a model that saw no example from their writers.
+
+    Real examples are grouped by where they were found (``TrainingData.writers``); each fold
+    holds out some of those groups and trains on everything else, the team's examples
+    included. The team's examples are never scored: a model that learnt their siblings
+    would rate them as if every user wrote like the team. None when fewer than two groups
+    of real examples exist.
+    """
+    writers = np.asarray(data.writers())
+    real = np.flatnonzero(writers != TEAM)
+    if len(set(writers[real].tolist())) < 2:
+        return None
+    everyone = np.arange(len(writers))
+    return [(np.setdiff1d(everyone, real[test]), real[test]) for _, test in grouped_splits(writers[real], folds)]
+
+
 def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
     """Return (probabilities, labels, classes) for examples scored by models that did not see them.
 
@@ -301,9 +345,14 @@ def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: i
         splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE).split(texts, labels))
     probabilities = np.zeros((len(texts), len(classes)))
     scored = np.zeros(len(texts), dtype=bool)
+    weights = writer_weights(data)
     with threadpool_limits(1):
         for train_rows, test_rows in splits:
-            pipeline = build_pipeline().fit([texts[i] for i in train_rows], [labels[i] for i in train_rows])
+            pipeline = fit_pipeline(
+                [texts[i] for i in train_rows],
+                [labels[i] for i in train_rows],
+                None if weights is None else weights[np.asarray(train_rows, dtype=int)],
+            )
             columns = [classes.index(c) for c in pipeline.classes_]
             probabilities[np.ix_(test_rows, columns)] = pipeline.predict_proba([texts[i] for i in test_rows])
             scored[test_rows] = True
@@ -322,27 +371,35 @@ def train(
 ) -> IntentModel:
     """Fit the pipeline on every example and choose its thresholds on questions it did not learn from.
 
+    Real users' examples weigh as much in total as the team's (``writer_weights``).
+
     The validation probabilities come from the first of: ``calibration.questions`` scored by
-    the fitted model; ``out_of_fold`` (what ``out_of_fold_probabilities`` returned for the same
-    data, on any splits); stratified ``folds``. ``calibration`` also sets the expected share
-    of off-topic traffic.
+    the fitted model; the data's real users' examples, each scored by a model that saw no
+    example from its writers (``writer_splits``); ``out_of_fold`` (what
+    ``out_of_fold_probabilities`` returned for the same data, on any splits); stratified
+    ``folds``. ``calibration`` also sets the expected share of off-topic traffic.
     """
     calibration = calibration or Calibration()
     domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
     texts, labels = data.pairs()
-    pipeline = build_pipeline()
     with threadpool_limits(1):
-        pipeline.fit([normalize(t) for t in texts], labels)
+        pipeline = fit_pipeline([normalize(t) for t in texts], labels, writer_weights(data))
         if calibration.questions:
             probabilities = pipeline.predict_proba([normalize(q.question) for q in calibration.questions])
             held_out = probabilities, [q.intents for q in calibration.questions], list(pipeline.classes_)
-    if not calibration.questions:
+    by_writer = None if calibration.questions else writer_splits(data, folds)
+    if by_writer is not None:
+        held_out = out_of_fold_probabilities(data, normalize, folds, splits=by_writer)
+    elif not calibration.questions:
         held_out = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
     probabilities, held_labels, classes = held_out
     thresholds = choose_thresholds(
         probabilities, held_labels, classes, domain, out_of_scope_share=calibration.out_of_scope_share
     )
-    source = f"{len(calibration.questions)} calibration questions" if calibration.questions else "out-of-fold examples"
+    if calibration.questions:
+        source = f"{len(calibration.questions)} calibration questions"
+    else:
+        source = "real users' examples, writers held out" if by_writer is not None else "out-of-fold examples"
     log.info("trained on %d examples; thresholds %s, chosen on %s", len(texts), thresholds, source)
     return IntentModel(pipeline, thresholds, domain, data.digest, fingerprint, calibration.key)
 

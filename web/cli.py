@@ -102,6 +102,12 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
         f"false-reject rate {cv.scores.false_reject_rate:.3f}"
     )
     click.echo("  most confused (true -> predicted): " + ", ".join(f"{t} -> {p} ({n})" for t, p, n in cv.confused[:6]))
+    by_writer = intent_evaluation.cross_validate_by_writer(training, normalize, folds, calibration=state().calibration)
+    if by_writer is not None:
+        click.echo(
+            f"Real users' examples, each scored by a model that saw none from its site ({by_writer.questions}): "
+            f"{by_writer.summary()}; clarifying questions {by_writer.clarify_rate:.3f}"
+        )
 
     failures = [] if cv.accuracy >= config["EVAL_MIN_CV_ACCURACY"] else ["cross-validation accuracy"]
     questions, predictions = [], []

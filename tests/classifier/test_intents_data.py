@@ -7,9 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from rapidfuzz import fuzz, process
 
-from classifier.data import MIN_DOMAIN_EXAMPLES, DataError, load_intents, load_questions
+from classifier.data import (
+    MIN_DOMAIN_EXAMPLES,
+    TEAM,
+    DataError,
+    load_intents,
+    load_questions,
+    load_real_examples,
+    writer_of,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = {"pop3_enable", "pop3_why", "protocols_supported", "server_settings", "imap_settings", "smtp_settings",
@@ -161,3 +170,88 @@ def test_the_loader_refuses_malformed_rows_with_the_line_number(tmp_path, row):
     path.write_text(json.dumps({"id": "ok", "question": "q", "intents": ["greeting"]}) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(DataError, match=":2:"):
         load_questions(path)
+
+
+# --- real users' questions for training -------------------------------------------------
+
+REAL_TRAINING = ROOT / "classifier" / "real_examples.jsonl"
+
+
+@pytest.fixture(scope="module")
+def real_training():
+    return load_real_examples(REAL_TRAINING)
+
+
+def test_the_training_data_names_its_real_examples_and_the_digest_covers_them(tmp_path, data, real_training):
+    assert {"real_examples": "real_examples.jsonl"}.items() <= yaml.safe_load(
+        (ROOT / "classifier" / "intents.yml").read_text(encoding="utf-8")).items()
+    examples = {normal(e) for i in data.intents for e in i.examples}
+    assert {normal(e.question) for e in real_training} <= examples
+    # The same intents.yml beside another real_examples.jsonl is other training data.
+    (tmp_path / "intents.yml").write_bytes((ROOT / "classifier" / "intents.yml").read_bytes())
+    (tmp_path / "real_examples.jsonl").write_text(REAL_TRAINING.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    assert load_intents(tmp_path / "intents.yml").digest != data.digest
+
+
+def test_every_real_training_example_has_a_class_a_public_source_and_a_catalog_intent(real_training):
+    assert len(real_training) >= 100
+    for example in real_training:
+        assert example.kind in CLASSES, example.question
+        assert example.source.startswith("https://") and " " not in example.source, example.question
+        assert 0 < len(example.question) <= 600, example.question
+        assert example.intent in CATALOG, example.question
+        assert (example.kind == "off_topic") == (example.intent == "out_of_scope"), example.question
+        assert not PROVIDER_NAMES.search(example.question), example.question
+
+
+def test_real_training_examples_come_from_other_pages_than_any_held_out_question(real_training):
+    held_out = {q.source for name in HELD_OUT for q in load_questions(ROOT / "classifier" / name) if q.source}
+    assert {e.source for e in real_training}.isdisjoint(held_out)
+
+
+def test_real_training_examples_are_not_near_copies_of_held_out_questions(real_training):
+    # Stricter than NEAR_COPY: a real post reworded by its tracker's template is still the same post.
+    examples = [normal(e.question) for e in real_training]
+    for name in HELD_OUT:
+        questions = [normal(q.question) for q in load_questions(ROOT / "classifier" / name)]
+        similarity = process.cdist(examples, questions, scorer=fuzz.ratio)
+        near = [(examples[a], questions[b]) for a, b in zip(*np.nonzero(similarity >= 85), strict=True)]
+        assert near == [], name
+
+
+def test_real_examples_are_grouped_by_the_site_or_repository_they_came_from():
+    assert writer_of("") == TEAM
+    assert writer_of("https://github.com/Foo/Bar/issues/1") == "foo/bar"
+    assert writer_of("https://www.example.org/t/how-to/12") == "example.org"
+    assert writer_of("https://gitlab.com/a/b/-/issues/3") == "a/b"
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"question": "q", "intent": "smtp_settings", "source": "http://x.org", "class": "keyword"}', "https"),
+    ('{"question": "", "intent": "smtp_settings", "source": "https://x.org", "class": "keyword"}', "non-empty"),
+    ('{"question": "q", "intent": "nope", "source": "https://x.org", "class": "keyword"}', "unknown intent"),
+    ('{"question": "hi", "intent": "smtp_settings", "source": "https://x.org", "class": "keyword"}', "both"),
+    ("[1]", "object"),
+])
+def test_malformed_or_conflicting_real_examples_are_refused(tmp_path, line, message):
+    (tmp_path / "intents.yml").write_text(
+        "real_examples: real.jsonl\nintents:\n  - intent: smtp_settings\n    examples: [smtp port]\n"
+        "  - intent: out_of_scope\n    examples: [hi]\n")
+    (tmp_path / "real.jsonl").write_text(line + "\n")
+    with pytest.raises(DataError, match=message):
+        load_intents(tmp_path / "intents.yml")
+
+
+def test_real_examples_join_their_intent_with_their_sources(tmp_path):
+    (tmp_path / "intents.yml").write_text(
+        "real_examples: real.jsonl\nintents:\n  - intent: smtp_settings\n    examples: [smtp port]\n"
+        "  - intent: out_of_scope\n    examples: [hi]\n")
+    rows = [{"question": "what port for sending", "intent": "smtp_settings", "source": "https://github.com/a/b/issues/1",
+             "class": "question"},
+            {"question": "SMTP  port", "intent": "smtp_settings", "source": "https://x.org/1", "class": "keyword"}]
+    (tmp_path / "real.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_intents(tmp_path / "intents.yml")
+    texts, labels = data.pairs()
+    assert texts == ["smtp port", "what port for sending", "hi"]
+    assert labels == ["smtp_settings", "smtp_settings", "out_of_scope"]
+    assert data.writers() == [TEAM, "a/b", TEAM]

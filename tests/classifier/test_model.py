@@ -125,7 +125,9 @@ def test_off_topic_questions_are_not_answered_confidently(app, question):
 def test_the_shipped_model_was_trained_on_the_shipped_data(app):
     model = knowledge(app).model
     assert model.data_digest == load_intents(ROOT / "classifier" / "intents.yml").digest
-    assert 0 < model.thresholds.fallback < 1
+    # Chosen on real users' examples, writers held out: 0 (never fall back on a low score,
+    # only on an off-topic verdict) is a legitimate choice when the false-reject cap binds.
+    assert 0 <= model.thresholds.fallback < 1 and 0 <= model.thresholds.ambiguity < 1
 
 
 @pytest.mark.parametrize("text", ["how do I enable pop3 on my iphone", "smtp port", "zzz qqq", "",
@@ -268,3 +270,64 @@ def test_a_model_whose_thresholds_were_chosen_another_way_is_retrained(tmp_path,
     del tiny.__dict__["calibration_key"]
     M.save(tiny, path)
     assert M.load(path, data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path) is None
+
+
+def tiny_with_real_examples(tmp_path):
+    """The tiny training set with a few real users' examples from three sites."""
+    import json
+
+    rows = [
+        ("pop3 pls, my old outlook only does pop", "pop3_enable", "https://github.com/a/one/issues/1"),
+        ("what goes in the imap server box", "imap_settings", "https://github.com/a/one/issues/2"),
+        ("hey there folks", "greeting", "https://github.com/b/two/issues/3"),
+        ("my calendar does not sync to the phone", "out_of_scope", "https://github.com/b/two/issues/4"),
+        ("incoming server name for imap?", "imap_settings", "https://forum.example.org/t/5"),
+        ("how do i print an email", "out_of_scope", "https://forum.example.org/t/6"),
+    ]
+    (tmp_path / "real.jsonl").write_text("".join(
+        json.dumps({"question": q, "intent": i, "source": s, "class": "question"}) + "\n" for q, i, s in rows))
+    (tmp_path / "intents.yml").write_text("real_examples: real.jsonl\n" + TINY_INTENTS.read_text(encoding="utf-8"))
+    return load_intents(tmp_path / "intents.yml")
+
+
+def test_writer_folds_score_only_real_examples_each_with_its_site_unseen(tmp_path):
+    data = tiny_with_real_examples(tmp_path)
+    writers = data.writers()
+    splits = M.writer_splits(data, folds=3)
+    tested = sorted(i for _, test in splits for i in test)
+    assert tested == [i for i, w in enumerate(writers) if w != "team"]
+    for train_rows, test_rows in splits:
+        assert {writers[i] for i in test_rows}.isdisjoint(writers[i] for i in train_rows if writers[i] != "team")
+        assert {i for i, w in enumerate(writers) if w == "team"} <= set(train_rows.tolist())
+    assert M.writer_splits(load_intents(TINY_INTENTS)) is None
+
+
+def test_training_chooses_thresholds_on_real_examples_with_their_writers_held_out(tmp_path):
+    data = tiny_with_real_examples(tmp_path)
+    model = M.train(data, lower, fingerprint="f", folds=3)
+    held = M.out_of_fold_probabilities(data, lower, splits=M.writer_splits(data, folds=3))
+    assert len(held[1]) == 6
+    assert model.thresholds == M.choose_thresholds(*held, model.domain_intents)
+
+
+def test_cross_validation_by_writer_scores_the_real_examples(tmp_path):
+    from classifier.evaluate import cross_validate_by_writer
+
+    scores = cross_validate_by_writer(tiny_with_real_examples(tmp_path), lower, folds=3)
+    assert (scores.questions, scores.in_scope, scores.off_topic) == (6, 4, 2)
+    assert cross_validate_by_writer(load_intents(TINY_INTENTS), lower) is None
+
+
+def test_real_examples_weigh_as_much_in_total_as_the_teams(tmp_path):
+    data = tiny_with_real_examples(tmp_path)
+    weights = M.writer_weights(data)
+    team = np.array([w == "team" for w in data.writers()])
+    assert np.all(weights[team] == 1.0)
+    assert weights[~team].sum() == pytest.approx(weights[team].sum())
+    assert M.writer_weights(load_intents(TINY_INTENTS)) is None
+    # The weights reach the fit: the same data fitted unweighted scores differently.
+    model = M.train(data, lower, fingerprint="f", folds=3)
+    texts, labels = data.pairs()
+    plain = M.fit_pipeline([lower(t) for t in texts], labels)
+    question = ["what goes in the imap server box"]
+    assert not np.allclose(model.pipeline.predict_proba(question), plain.predict_proba(question))
