@@ -24,6 +24,7 @@ def project_app(**overrides):
             "INSTANCE_PATH": instance,
             "SECRET_KEY": "bench-secret-key",
             "PRODUCTION": True,
+            "SINGLE_NODE": True,
             "LOG_JSON": True,
             "API_RATE_LIMIT": "10000000 per minute",
             "ASK_RATE_LIMIT": "10000000 per minute",

@@ -27,7 +27,7 @@ def test_environment_overrides_defaults(tmp_path, monkeypatch):
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app(make_config(tmp_path, SECRET_KEY=None, PRODUCTION=True, TESTING=False))
+        create_app(make_config(tmp_path, SECRET_KEY=None, PRODUCTION=True, SINGLE_NODE=True, TESTING=False))
 
 
 def test_outside_production_a_secret_key_is_made_once_per_install(tmp_path):

@@ -20,7 +20,8 @@ from web.state import knowledge
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "index": True, "model": True}
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "index": True, "model": True, "knowledge_version": 0, "degraded": []}
 
 
 def test_not_ready_without_an_index(tmp_path):
