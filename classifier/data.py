@@ -55,11 +55,17 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class LabelledQuestion:
-    """A held-out question and every intent that counts as a right answer."""
+    """A held-out question and every intent that counts as a right answer.
+
+    ``kind`` (the file's ``class``: keyword, symptom, error, ...) and ``source`` (where a
+    real user's wording was found) are optional, for files that break scores down by them.
+    """
 
     id: str
     question: str
     intents: tuple[str, ...]
+    kind: str | None = None
+    source: str | None = None
 
 
 def file_digest(path: str | Path) -> str:
@@ -93,14 +99,25 @@ def load_intents(path: str | Path) -> TrainingData:
 
 
 def load_questions(path: str | Path) -> list[LabelledQuestion]:
-    """Load a JSON-lines file of labelled questions (``id``, ``question``, ``intents``)."""
+    """Load a JSON-lines file of labelled questions (``id``, ``question``, ``intents``).
+
+    The optional ``class`` and ``source`` fields become ``kind`` and ``source``.
+    """
     questions = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            questions.append(LabelledQuestion(str(row["id"]), str(row["question"]), tuple(row["intents"])))
+            if not isinstance(row, dict):
+                raise TypeError("expected an object")
+            intents = row["intents"]
+            if not isinstance(intents, list) or not intents or not all(isinstance(i, str) for i in intents):
+                raise TypeError("'intents' must be a non-empty list of intent ids")
+            extra = {key: row.get(field) for key, field in (("kind", "class"), ("source", "source"))}
+            if any(value is not None and not isinstance(value, str) for value in extra.values()):
+                raise TypeError("'class' and 'source' must be text")
+            questions.append(LabelledQuestion(str(row["id"]), str(row["question"]), tuple(intents), **extra))
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path}:{number}: {exc}") from exc
     return questions

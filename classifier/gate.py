@@ -22,7 +22,7 @@ import numpy as np
 
 from classifier.data import LabelledQuestion, TrainingData, example_key
 from classifier.evaluate import evaluate_questions
-from classifier.model import CV_FOLDS, IntentModel, Normalize, out_of_fold_probabilities, train
+from classifier.model import CV_FOLDS, Calibration, IntentModel, Normalize, out_of_fold_probabilities, train
 
 # Scores are ratios of whole counts; anything closer than this is equal.
 EPSILON = 1e-9
@@ -80,14 +80,18 @@ def assess(
     fingerprint: str = "",
     folds: int = CV_FOLDS,
     reference: TrainingData | None = None,
+    calibration: Calibration | None = None,
 ) -> tuple[IntentModel, Assessment]:
     """Train on ``data`` and score it: cross-validation accuracy and the held-out questions.
 
-    The accuracy counts the examples of ``reference`` (by default, all of ``data``).
+    The accuracy counts the examples of ``reference`` (by default, all of ``data``). The
+    thresholds are chosen as the app's training chooses them (``calibration``).
     """
     texts, labels = data.pairs()
     out_of_fold = out_of_fold_probabilities(data, normalize, folds, splits=stable_splits(texts, folds))
-    model = train(data, normalize, fingerprint=fingerprint, folds=folds, out_of_fold=out_of_fold)
+    model = train(
+        data, normalize, fingerprint=fingerprint, folds=folds, out_of_fold=out_of_fold, calibration=calibration
+    )
     _, held = evaluate_questions(model, questions, normalize)
     probabilities, _, classes = out_of_fold
     counted = {example_key(t) for t in (reference or data).pairs()[0]}

@@ -1,16 +1,17 @@
-"""Train, save, load and apply the intent model, with thresholds chosen by cross-validation."""
+"""Train, save, load and apply the intent model, with thresholds chosen on questions it did not learn from."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
 import logging
-import math
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache, partial
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -18,11 +19,12 @@ import numpy as np
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
-from classifier.data import OUT_OF_SCOPE, TrainingData
+from classifier.data import OUT_OF_SCOPE, LabelledQuestion, TrainingData
+from classifier.internals import Scorer, scorer_for
 from classifier.negation import mark_negations
 
 log = logging.getLogger(__name__)
@@ -30,15 +32,27 @@ log = logging.getLogger(__name__)
 Normalize = Callable[[str], str]
 RANDOM_STATE = 0
 CV_FOLDS = 5
-# Search grids for the thresholds; the values themselves come from cross-validation.
-FALLBACK_GRID = np.round(np.arange(0.10, 0.72, 0.02), 2)
-AMBIGUITY_GRID = np.round(np.arange(0.0, 0.32, 0.02), 2)
+# Search grids for the thresholds; the values themselves come from held-out questions.
+# The fallback grid starts at 0: with many intents a top probability of 0.1 can be a sure
+# answer, and a grid that starts higher hides that the best choice is to never fall back.
+FALLBACK_GRID = np.round(np.arange(0.0, 0.96, 0.01), 2)
+AMBIGUITY_GRID = np.round(np.arange(0.0, 0.42, 0.02), 2)
 # At most this share of answerable questions may be sent to the fallback.
 MAX_FALSE_REJECT = 0.05
 # Utility of each outcome when choosing thresholds: a confident wrong answer is worse
 # than saying "I don't know", and a clarifying question that offers the right intent
 # is better than a fallback but not as good as the right answer.
 UTILITY = {"right": 1.0, "clarify_hit": 0.5, "clarify_miss": -0.25, "fallback": 0.0, "wrong": -1.0}
+# The share of questions in real traffic that the bot cannot answer, used to weigh the
+# off-topic questions when thresholds are chosen (a set of validation questions holds them
+# in whatever proportion its writers happened to produce). A quarter: the team's two held-out
+# files, written as a sample of what customers ask, hold 28% (the training file too), and
+# CLINC150's test set 18%. Set it from real traffic once there is enough of it.
+DEFAULT_OUT_OF_SCOPE_SHARE = 0.25
+# Utilities closer than this are equal (they are sums of weights that add up to 1).
+TIE = 1e-12
+# Bumped whenever the way thresholds are chosen changes, so that saved models are retrained.
+THRESHOLD_METHOD = 2
 
 
 @dataclass(frozen=True)
@@ -65,100 +79,6 @@ class Prediction:
         return self.ranking[1:]
 
 
-class FastScorer:
-    """Compute the pipeline's probabilities for one sentence without scikit-learn's per-call overhead.
-
-    ``predict_proba`` on a single sentence spends most of its time building sparse
-    matrices and validating input. This applies the same fitted analyzers, TF-IDF weights
-    and coefficients with dictionaries and one small dot product; a test checks that it
-    agrees with ``predict_proba``.
-
-    Character n-grams (``char_wb``) never cross a word's edges, so a sentence's are its
-    words' n-grams put together: each word's columns are looked up once and kept, and
-    questions, which repeat a small vocabulary, skip most of the n-gram work.
-    """
-
-    WORDS_KEPT = 20_000
-
-    def __init__(self, pipeline: Pipeline):
-        self.parts = []
-        idf: list[np.ndarray] = []
-        offset = 0
-        for _, vectorizer in pipeline.named_steps["features"].transformer_list:
-            vocabulary = {term: offset + index for term, index in vectorizer.vocabulary_.items()}
-            if vectorizer.analyzer == "char_wb":
-                count = self._by_word(vectorizer, vocabulary)
-            else:
-                count = partial(self._count, vectorizer.build_analyzer(), vocabulary)
-            self.parts.append((count, vectorizer.sublinear_tf))
-            idf.append(vectorizer.idf_)
-            offset += len(vectorizer.vocabulary_)
-        self.idf = np.concatenate(idf)  # by column, across the parts
-        estimator = pipeline.named_steps["classifier"]
-        self.classes = [str(name) for name in estimator.classes_]
-        self.coef = np.ascontiguousarray(estimator.coef_.T)  # features x classes
-        self.intercept = estimator.intercept_
-
-    @staticmethod
-    def _count(analyze: Callable, vocabulary: dict[str, int], text: str) -> dict[int, int]:
-        """Count the sentence's terms that have a column."""
-        counts: dict[int, int] = {}
-        for term in analyze(text):
-            column = vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        return counts
-
-    @classmethod
-    def _by_word(cls, vectorizer: TfidfVectorizer, vocabulary: dict[str, int]) -> Callable[[str], dict[int, int]]:
-        """Count character n-gram columns word by word, with each word's columns kept."""
-        preprocess = vectorizer.build_preprocessor()
-
-        @lru_cache(maxsize=cls.WORDS_KEPT)
-        def word_columns(word: str) -> tuple[int, ...]:
-            # The vectorizer's own n-gram cutter, on one word (it splits a text at white space).
-            grams = vectorizer._char_wb_ngrams(word)
-            return tuple(column for gram in grams if (column := vocabulary.get(gram)) is not None)
-
-        def count(text: str) -> dict[int, int]:
-            counts: dict[int, int] = {}
-            for word in preprocess(vectorizer.decode(text)).split():
-                for column in word_columns(word):
-                    counts[column] = counts.get(column, 0) + 1
-            return counts
-
-        return count
-
-    def probabilities(self, text: str) -> np.ndarray:
-        """Return the class probabilities of one sentence.
-
-        The parts' columns are gathered first, so that the weights, the scaling of each
-        part to unit length (as TfidfVectorizer does) and the product with the coefficients
-        are a few numpy calls for the whole sentence.
-        """
-        columns: list[int] = []
-        tf: list[float] = []
-        spans = []
-        for count, sublinear in self.parts:
-            counts = count(text)
-            if counts:
-                spans.append((len(columns), len(columns) + len(counts)))
-                columns += counts
-                tf += [math.log(n) + 1.0 for n in counts.values()] if sublinear else counts.values()
-        if not columns:
-            scores = self.intercept.copy()
-        else:
-            where = np.array(columns, dtype=np.intp)
-            weights = np.array(tf) * self.idf.take(where)
-            for start, end in spans:
-                part = weights[start:end]
-                part /= math.sqrt(part @ part)
-            scores = self.intercept + weights @ self.coef.take(where, axis=0)
-        scores -= scores.max()
-        exp = np.exp(scores)
-        return exp / exp.sum()
-
-
 @dataclass
 class IntentModel:
     """A fitted pipeline with its thresholds and what it was trained from."""
@@ -168,6 +88,7 @@ class IntentModel:
     domain_intents: frozenset[str]
     data_digest: str
     fingerprint: str
+    calibration_key: str = ""
     sklearn_version: str = sklearn.__version__
     trained_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
@@ -177,9 +98,9 @@ class IntentModel:
         return list(self.pipeline.classes_)
 
     @cached_property
-    def scorer(self) -> FastScorer:
-        """Return the fast single-sentence scorer, built on first use (not pickled)."""
-        return FastScorer(self.pipeline)
+    def scorer(self) -> Scorer:
+        """Return the single-sentence scorer (the fast one where it is safe), built on first use (not pickled)."""
+        return scorer_for(self.pipeline)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -230,76 +151,203 @@ def outcome(prediction: Prediction, acceptable: set[str]) -> str:
     return "right" if prediction.intent in acceptable else "wrong"
 
 
-def choose_thresholds(probabilities: np.ndarray, labels: list[str], classes: list[str], domain: frozenset[str]) -> Thresholds:
-    """Pick the thresholds with the best utility on out-of-fold probabilities.
+@dataclass(frozen=True)
+class Calibration:
+    """How thresholds are chosen: on which held-out questions, and for what share of off-topic traffic.
+
+    ``questions`` are labelled questions written apart from the training examples (by other
+    people, or at least at another time); the fitted model scores them and the thresholds are
+    chosen on those scores. Without them, the validation probabilities come from models that
+    did not see the examples they score: ``out_of_fold`` given to ``train`` (for instance folds
+    grouped by who wrote the examples, see ``grouped_splits``), else stratified folds.
+    """
+
+    out_of_scope_share: float | None = DEFAULT_OUT_OF_SCOPE_SHARE
+    questions: tuple[LabelledQuestion, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Return a digest of everything that decides the thresholds besides the training data."""
+        parts = [THRESHOLD_METHOD, self.out_of_scope_share, [[q.question, list(q.intents)] for q in self.questions]]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def traffic_weights(out_of_scope: np.ndarray, share: float | None) -> np.ndarray:
+    """Weigh each validation question so that the off-topic ones carry ``share`` of the total weight.
+
+    A validation set holds off-topic questions in whatever proportion its writers produced
+    (under 1% of CLINC150's training file, 28% of ours), and counting them one for one would
+    tune the thresholds to that accident. Here every in-scope question weighs
+    ``(1 - share) / n_in`` and every off-topic one ``share / n_out``: the weights sum to 1, so a
+    weighted utility is the expected utility per question of traffic with that share.
+
+    Args:
+        out_of_scope: one boolean per question, true for the off-topic ones.
+        share: the expected off-topic share of traffic, in [0, 1]; None weighs every question
+            alike (the set's own proportion).
+
+    Returns:
+        One weight per question. If the set has questions of one kind only, they carry all of it.
+    """
+    if share is not None and not 0.0 <= share <= 1.0:
+        raise ValueError(f"the out-of-scope share must be between 0 and 1, not {share!r}")
+    out_of_scope = np.asarray(out_of_scope, dtype=bool)
+    total = len(out_of_scope)
+    if total == 0:
+        return np.zeros(0)
+    if share is None:
+        return np.full(total, 1.0 / total)
+    n_out = int(out_of_scope.sum())
+    n_in = total - n_out
+    if n_out == 0 or n_in == 0:
+        return np.full(total, 1.0 / total)
+    return np.where(out_of_scope, share / n_out, (1.0 - share) / n_in)
+
+
+def choose_thresholds(
+    probabilities: np.ndarray,
+    labels: Sequence[str | Sequence[str]],
+    classes: list[str],
+    domain: frozenset[str],
+    *,
+    out_of_scope_share: float | None = DEFAULT_OUT_OF_SCOPE_SHARE,
+    fallback_grid: np.ndarray = FALLBACK_GRID,
+    ambiguity_grid: np.ndarray = AMBIGUITY_GRID,
+) -> Thresholds:
+    """Pick the thresholds with the best expected utility on held-out probabilities.
+
+    Each row of ``probabilities`` is a question the model did not see in training; its label
+    is its intent, or a sequence of every intent that counts as right. Off-topic questions
+    are weighed by ``traffic_weights`` so that they count as often as traffic is expected to
+    bring them (None: as often as the set holds them).
 
     Only fallback thresholds that send at most ``MAX_FALSE_REJECT`` of the answerable
-    questions to the fallback are considered, counting every fallback as the product
-    target does (those the model ranks as out-of-scope too). The utility is nearly flat
-    over the grid, so without that cap the threshold drifts up whenever out-of-scope
-    examples are added. If no threshold meets the cap, the lowest one is used.
-    The grid is evaluated with array operations: this runs at every training.
+    questions to the fallback are considered, counting every fallback as the product target
+    does (those the model ranks as out-of-scope too). The utility is nearly flat over the
+    grid, so without that cap the threshold drifts up whenever off-topic questions weigh
+    more. If no threshold meets the cap, the lowest one is used. Ties go to the lowest
+    thresholds. The grid is evaluated with array operations: this runs at every training.
     """
-    classes_arr = np.array(classes)
-    order = np.argsort(-probabilities, axis=1)
+    probabilities = np.asarray(probabilities, dtype=float)
+    column = {name: i for i, name in enumerate(classes)}
+    right = np.zeros(probabilities.shape, dtype=bool)  # questions x classes: which answers are right
+    for row, label in enumerate(labels):
+        for name in (label,) if isinstance(label, str) else label:
+            if name in column:
+                right[row, column[name]] = True
+    off_topic_column = column.get(OUT_OF_SCOPE, -1)
+    in_scope = ~right[:, off_topic_column] if off_topic_column >= 0 else np.ones(len(probabilities), dtype=bool)
+    weights = traffic_weights(~in_scope, out_of_scope_share)
+    order = np.argsort(-probabilities, axis=1, kind="stable")
     top, second = order[:, 0], order[:, 1]
-    rows = np.arange(len(labels))
+    rows = np.arange(len(probabilities))
     top_p, second_p = probabilities[rows, top], probabilities[rows, second]
-    label_idx = np.array([classes.index(label) for label in labels])
-    in_scope = classes_arr[label_idx] != OUT_OF_SCOPE
-    top_is_oos = classes_arr[top] == OUT_OF_SCOPE
-    in_domain = np.isin(classes_arr, sorted(domain))
-    both_domain = in_domain[top] & in_domain[second]
-    top_right = top == label_idx
-    pair_hit = top_right | (second == label_idx)
+    top_is_oos = top == off_topic_column
+    in_domain = np.isin(np.array(classes), sorted(domain))
+    can_clarify = in_domain[top] & in_domain[second]
+    top_right = right[rows, top]
+    pair_hit = top_right | right[rows, second]
     gap = top_p - second_p
-    best, best_utility = Thresholds(float(FALLBACK_GRID[0]), 0.0), -np.inf
-    rejects = [((top_is_oos | (top_p < f)) & in_scope).sum() / max(1, in_scope.sum()) for f in FALLBACK_GRID]
-    allowed = [f for f, r in zip(FALLBACK_GRID, rejects, strict=True) if r <= MAX_FALSE_REJECT] or [FALLBACK_GRID[0]]
-    for fallback in allowed:
+    # What an in-scope question earns when it is answered, and when a clarifying question is asked.
+    answered = np.where(top_right, UTILITY["right"], UTILITY["wrong"])
+    clarified = np.where(pair_hit, UTILITY["clarify_hit"], UTILITY["clarify_miss"])
+    # questions x ambiguity values: whether the margin would ask (when the question is not a fallback).
+    asks = can_clarify[:, None] & (gap[:, None] < np.asarray(ambiguity_grid)[None, :])
+    # An off-topic question fallen back is the right outcome; answered, it is a wrong one.
+    off_topic_weight = np.where(in_scope, 0.0, weights)
+    answerable = max(1, int(in_scope.sum()))
+    best, best_utility = Thresholds(float(fallback_grid[0]), float(ambiguity_grid[0])), -np.inf
+    candidates = [
+        f for f in fallback_grid if ((top_is_oos | (top_p < f)) & in_scope).sum() / answerable <= MAX_FALSE_REJECT
+    ] or [fallback_grid[0]]
+    for fallback in candidates:
         falls = top_is_oos | (top_p < fallback)
-        for ambiguity in AMBIGUITY_GRID:
-            clarify = ~falls & both_domain & (gap < ambiguity)
-            utility = (
-                UTILITY["right"] * ((~in_scope & falls) | (in_scope & ~falls & ~clarify & top_right)).sum()
-                + UTILITY["wrong"] * ((~in_scope & ~falls) | (in_scope & ~falls & ~clarify & ~top_right)).sum()
-                + UTILITY["clarify_hit"] * (in_scope & clarify & pair_hit).sum()
-                + UTILITY["clarify_miss"] * (in_scope & clarify & ~pair_hit).sum()
-            )
-            if utility > best_utility + 1e-9:
-                best, best_utility = Thresholds(float(fallback), float(ambiguity)), utility
+        off_topic = off_topic_weight @ np.where(falls, UTILITY["right"], UTILITY["wrong"])
+        # Answerable questions that fall back earn UTILITY["fallback"]; the others are answered or clarified.
+        kept = np.where(in_scope & ~falls, weights, 0.0)
+        fallen = (np.where(in_scope & falls, weights, 0.0)).sum() * UTILITY["fallback"]
+        by_ambiguity = kept @ np.where(asks, clarified[:, None], answered[:, None])
+        utilities = off_topic + fallen + by_ambiguity
+        # The first of (nearly) equal ones, the lowest margin: weights add up with rounding errors.
+        index = int(np.flatnonzero(utilities >= utilities.max() - TIE)[0])
+        if utilities[index] > best_utility + TIE:
+            best, best_utility = Thresholds(float(fallback), float(ambiguity_grid[index])), float(utilities[index])
     return best
 
 
-def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
-    """Return (probabilities, labels, classes) from stratified k-fold cross-validation.
+def grouped_splits(groups: Sequence[str], folds: int = CV_FOLDS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return (train, test) index arrays with every group (who wrote an example, or where it came from) in one fold.
 
-    ``splits`` (a list of (train, test) index arrays) replaces the stratified folds.
+    Examples written by the same people share wording, so a fold that trains on some of
+    them and scores the others rates the model as if every user wrote like its writers.
+    """
+    groups = np.asarray(groups)
+    distinct = len(set(groups.tolist()))
+    if distinct < 2:
+        raise ValueError("grouped folds need examples from at least two groups")
+    splitter = GroupKFold(n_splits=min(folds, distinct))
+    return list(splitter.split(np.zeros(len(groups)), groups=groups))
+
+
+def out_of_fold_probabilities(data: TrainingData, normalize: Normalize, folds: int = CV_FOLDS, splits=None):
+    """Return (probabilities, labels, classes) for examples scored by models that did not see them.
+
+    By default the folds are stratified. ``splits`` (a list of (train, test) index arrays)
+    replaces them: folds grouped by source (``grouped_splits``), or fewer, such as one split
+    that holds out the examples of one source. Examples that no split tests are left out
+    of what is returned.
     """
     texts, labels = data.pairs()
     texts = [normalize(t) for t in texts]
-    splitter = splits or StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
+    classes = sorted(set(labels))
+    if splits is None:
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE).split(texts, labels))
+    probabilities = np.zeros((len(texts), len(classes)))
+    scored = np.zeros(len(texts), dtype=bool)
     with threadpool_limits(1):
-        probabilities = cross_val_predict(build_pipeline(), texts, labels, cv=splitter, method="predict_proba")
-    return probabilities, labels, sorted(set(labels))
+        for train_rows, test_rows in splits:
+            pipeline = build_pipeline().fit([texts[i] for i in train_rows], [labels[i] for i in train_rows])
+            columns = [classes.index(c) for c in pipeline.classes_]
+            probabilities[np.ix_(test_rows, columns)] = pipeline.predict_proba([texts[i] for i in test_rows])
+            scored[test_rows] = True
+    rows = np.flatnonzero(scored)
+    return probabilities[rows], [labels[i] for i in rows], classes
 
 
 def train(
-    data: TrainingData, normalize: Normalize, *, fingerprint: str = "", folds: int = CV_FOLDS, out_of_fold=None
+    data: TrainingData,
+    normalize: Normalize,
+    *,
+    fingerprint: str = "",
+    folds: int = CV_FOLDS,
+    out_of_fold=None,
+    calibration: Calibration | None = None,
 ) -> IntentModel:
-    """Fit the pipeline on every example and calibrate its thresholds by cross-validation.
+    """Fit the pipeline on every example and choose its thresholds on questions it did not learn from.
 
-    ``out_of_fold`` reuses what ``out_of_fold_probabilities`` returned for the same data.
+    The validation probabilities come from the first of: ``calibration.questions`` scored by
+    the fitted model; ``out_of_fold`` (what ``out_of_fold_probabilities`` returned for the same
+    data, on any splits); stratified ``folds``. ``calibration`` also sets the expected share
+    of off-topic traffic.
     """
+    calibration = calibration or Calibration()
     domain = frozenset(intent.name for intent in data.intents if intent.is_domain)
-    probabilities, labels, classes = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
-    thresholds = choose_thresholds(probabilities, labels, classes, domain)
     texts, labels = data.pairs()
     pipeline = build_pipeline()
     with threadpool_limits(1):
         pipeline.fit([normalize(t) for t in texts], labels)
-    log.info("trained on %d examples; thresholds %s", len(texts), thresholds)
-    return IntentModel(pipeline, thresholds, domain, data.digest, fingerprint)
+        if calibration.questions:
+            probabilities = pipeline.predict_proba([normalize(q.question) for q in calibration.questions])
+            held_out = probabilities, [q.intents for q in calibration.questions], list(pipeline.classes_)
+    if not calibration.questions:
+        held_out = out_of_fold or out_of_fold_probabilities(data, normalize, folds)
+    probabilities, held_labels, classes = held_out
+    thresholds = choose_thresholds(
+        probabilities, held_labels, classes, domain, out_of_scope_share=calibration.out_of_scope_share
+    )
+    source = f"{len(calibration.questions)} calibration questions" if calibration.questions else "out-of-fold examples"
+    log.info("trained on %d examples; thresholds %s, chosen on %s", len(texts), thresholds, source)
+    return IntentModel(pipeline, thresholds, domain, data.digest, fingerprint, calibration.key)
 
 
 def save(model: IntentModel, path: str | Path) -> None:
@@ -314,11 +362,19 @@ def save(model: IntentModel, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load(path: str | Path, *, data_digest: str, fingerprint: str = "", trusted_dir: str | Path) -> IntentModel | None:
+def load(
+    path: str | Path,
+    *,
+    data_digest: str,
+    fingerprint: str = "",
+    trusted_dir: str | Path,
+    calibration: Calibration | None = None,
+) -> IntentModel | None:
     """Load a model we wrote, or return None if it is missing, foreign, stale or unreadable.
 
     Pickles can run code, so only a file inside ``trusted_dir`` (the app's instance
-    folder) is ever loaded.
+    folder) is ever loaded. A model whose thresholds were chosen otherwise than ``calibration``
+    asks (another method, share of off-topic traffic or set of questions) is stale too.
     """
     path = Path(path).resolve()
     if not path.is_relative_to(Path(trusted_dir).resolve()):
@@ -330,7 +386,7 @@ def load(path: str | Path, *, data_digest: str, fingerprint: str = "", trusted_d
     except Exception as exc:  # a truncated or foreign file: retrain rather than fail
         log.warning("model %s is unreadable (%s); it will be retrained", path, exc)
         return None
-    return _checked(model, str(path), data_digest, fingerprint)
+    return _checked(model, str(path), data_digest, fingerprint, calibration)
 
 
 def dumps(model: IntentModel) -> bytes:
@@ -340,8 +396,15 @@ def dumps(model: IntentModel) -> bytes:
     return buffer.getvalue()
 
 
-def loads(data: bytes, *, data_digest: str, fingerprint: str = "", source: str = "bytes") -> IntentModel | None:
-    """Read a model from ``dumps`` bytes; None if unreadable, foreign or stale.
+def loads(
+    data: bytes,
+    *,
+    data_digest: str,
+    fingerprint: str = "",
+    calibration: Calibration | None = None,
+    source: str = "bytes",
+) -> IntentModel | None:
+    """Read a model from ``dumps`` bytes; None if unreadable, foreign or stale (as ``load`` tells).
 
     Pickles can run code: the caller must have checked where the bytes came from (the web
     layer checks a signature made with the app's secret key before calling this).
@@ -351,11 +414,13 @@ def loads(data: bytes, *, data_digest: str, fingerprint: str = "", source: str =
     except Exception as exc:
         log.warning("model from %s is unreadable (%s)", source, exc)
         return None
-    return _checked(model, source, data_digest, fingerprint)
+    return _checked(model, source, data_digest, fingerprint, calibration)
 
 
-def _checked(model: object, source: str, data_digest: str, fingerprint: str) -> IntentModel | None:
-    """Return the model if it is ours and was trained with this scikit-learn on this data, else None."""
+def _checked(
+    model: object, source: str, data_digest: str, fingerprint: str, calibration: Calibration | None
+) -> IntentModel | None:
+    """Return the model if it is ours and was trained with this scikit-learn on this data and calibration, else None."""
     if not isinstance(model, IntentModel):
         log.warning("model %s is not an intent model; it will be retrained", source)
         return None
@@ -369,6 +434,9 @@ def _checked(model: object, source: str, data_digest: str, fingerprint: str) -> 
         return None
     if model.data_digest != data_digest or model.fingerprint != fingerprint:
         log.info("model %s is older than its training data; retraining", source)
+        return None
+    if getattr(model, "calibration_key", "") != (calibration or Calibration()).key:
+        log.info("model %s has thresholds chosen another way; retraining", source)
         return None
     return model
 

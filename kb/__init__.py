@@ -15,6 +15,9 @@ Concepts:
   term postings cached in memory; the caches belong to one opened build and are warmed
   in the background when it is opened, so a rebuild starts them afresh.
 - **Responses** (``responses.yml``) are the bot's canned answers, keyed by intent.
+- The **policy reader** (``policy``) sees when a question names a set-up the policy rules out
+  (POP3, a port without encryption, authentication off, a short username); the answer then
+  says no first, with the setting to use, whatever the classifier decided.
 
 Nothing here imports Flask or the classifier: the web layer wires them together.
 """
@@ -24,8 +27,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.answers import Answer, Responses, clarify_answer, fallback_answer, load_responses, render_responses
+from kb.answers import (
+    Answer,
+    Responses,
+    clarify_answer,
+    fallback_answer,
+    load_responses,
+    prepend_block,
+    render_responses,
+)
 from kb.articles import Library, load_articles
+from kb.policy import POP3_INTENTS, pop3_line, read_question, rule_sentence
 from kb.search import IndexSearcher, learn_stems, search
 from kb.settings import MailSettings, load_settings
 from kb.synonyms import Lexicon, load_lexicon
@@ -121,11 +133,30 @@ def answer(
 
     ``choices`` (two or more intents) turns the answer into a clarifying question.
     An intent without a response is treated as not understood.
+
+    A question that asks whether something the policy forbids is allowed ("can I turn off
+    SSL?", "is port 25 ok?") is answered no in the first sentence, with the setting to use,
+    above the canned answer that explains the rule, whatever the classifier decided. Any
+    other question that names such a set-up gets the same rule as its first sentence, and
+    one that names POP3 always carries the POP3 policy (``kb.policy``).
     """
     answers = base.responses.answers
-    if not fallback and len(choices) > 1 and all(c in answers for c in choices):
-        return clarify_answer(base.responses, base.settings, list(choices), base.article_url)
-    if fallback or intent not in answers:
-        hits = search(base.index, base.library, base.normalizer, question, limit=FALLBACK_RESULTS).hits
-        return fallback_answer(base.responses, base.settings, hits, base.article_url)
-    return answers[intent]
+    reading = read_question(question, base.settings, base.lexicon.respell)
+    first = reading.violations[0] if reading.violations else None
+    if first is not None and reading.asks_permission:
+        target = intent if not fallback and intent in first.related and intent in answers else first.intent
+        result, lead = answers[target], rule_sentence(first, base.settings, answer_no=True)
+    else:
+        if not fallback and len(choices) > 1 and all(c in answers for c in choices):
+            result = clarify_answer(base.responses, base.settings, list(choices), base.article_url)
+        elif fallback or intent not in answers:
+            hits = search(base.index, base.library, base.normalizer, question, limit=FALLBACK_RESULTS).hits
+            result = fallback_answer(base.responses, base.settings, hits, base.article_url)
+        else:
+            result = answers[intent]
+        needed = first is not None and result.intent not in first.related
+        lead = rule_sentence(first, base.settings, answer_no=False) if needed else None
+    if reading.mentions_pop3 and result.intent not in POP3_INTENTS and not (lead and first.protocol == "POP3"):
+        # The POP3 policy goes with every answer to a question that names POP3.
+        result = prepend_block(result, pop3_line(base.settings), base.article_url)
+    return prepend_block(result, lead, base.article_url) if lead else result

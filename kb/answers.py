@@ -21,6 +21,8 @@ FALLBACK = "fallback"
 CLARIFY = "clarify"
 SPECIAL = (FALLBACK, CLARIFY)
 SETTINGS_BLOCKS = ("imap", "smtp")
+# Heads the search results under a fallback; with no results there is no heading either.
+FALLBACK_LINKS_HEADING = "These articles may help:"
 
 
 class ResponseError(ValueError):
@@ -161,13 +163,14 @@ def compose(
     suggestions: tuple[str, ...] = (),
     source: ArticleLink | None = None,
     article_url: str,
+    links_heading: str = "Read more:",
 ) -> Answer:
     """Assemble an answer's Markdown from its parts and render it as HTML and text."""
     parts = [body]
     if blocks:
         parts.append(settings_markdown(settings.client_settings(blocks)))
     if links:
-        parts.append("Read more:\n\n" + "\n".join(f"- [{link_title(link)}]({link.url})" for link in links))
+        parts.append(f"{links_heading}\n\n" + "\n".join(f"- [{link_title(link)}]({link.url})" for link in links))
     if source:
         parts.append(f"*From: {link_title(source, ' › ')} · updated {source.updated:%-d %B %Y}*")
     rendered = [render_block(part, article_url) for part in parts]
@@ -206,6 +209,13 @@ def append_block(answer: Answer, markdown: str, article_url: str) -> Answer:
     html, text = render_fresh_block(markdown, article_url)
     return replace(answer, markdown=f"{answer.markdown}\n\n{markdown}", html=f"{answer.html}\n{html}",
                    text=f"{answer.text}\n\n{text}")
+
+
+def prepend_block(answer: Answer, markdown: str, article_url: str) -> Answer:
+    """Return the answer with one more block at its start (one of our own sentences, so its rendering is cached)."""
+    html, text = render_block(markdown, article_url)
+    return replace(answer, markdown=f"{markdown}\n\n{answer.markdown}", html=f"{html}\n{answer.html}",
+                   text=f"{text}\n\n{answer.text}", body=f"{markdown}\n\n{answer.body}")
 
 
 def link_title(link: ArticleLink, separator: str = ": ") -> str:
@@ -256,7 +266,7 @@ def render_responses(
 
 
 def fallback_answer(responses: Responses, settings: MailSettings, hits, article_url: str) -> Answer:
-    """Say plainly that the bot does not know, offer the best search results and a person."""
+    """Say plainly that the bot does not know, and offer a person and the best search results (if any)."""
     response = responses.responses[FALLBACK]
     links = tuple(ArticleLink(h.title, h.section, h.url) for h in hits)
     return compose(
@@ -266,6 +276,7 @@ def fallback_answer(responses: Responses, settings: MailSettings, hits, article_
         links=links,
         suggestions=response.suggestions,
         article_url=article_url,
+        links_heading=FALLBACK_LINKS_HEADING,
     )
 
 

@@ -28,8 +28,8 @@ from whoosh.analysis import StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, STORED, Schema
 from whoosh.lang.porter2 import stem
 
-from kb.articles import Article, Library
 from kb import internals
+from kb.articles import Article, Library
 from kb.internals import FreshWriter, StemmedText, codec
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +60,9 @@ class MailSettings:
     smtp: Server
     login: Login
     support: Support
+    # Ports mail apps and old guides suggest that this service does not use, with the
+    # protocol each belongs to; the bot recognises them in questions and says no.
+    other_ports: dict[int, str] = dataclasses.field(default_factory=dict)
 
     def placeholders(self) -> dict[str, object]:
         """Return the names a template may use, e.g. ``{imap.host}``."""
@@ -111,6 +115,7 @@ def load_settings(path: str | Path) -> MailSettings:
             smtp=Server(**raw["smtp"]),
             login=Login(**raw["login"]),
             support=Support(**raw["support"]),
+            other_ports=load_other_ports(raw.get("other_ports") or {}),
         )
     except (KeyError, TypeError) as exc:
         raise SettingsError(f"{path}: missing or unexpected setting: {exc}") from exc
@@ -119,6 +124,18 @@ def load_settings(path: str | Path) -> MailSettings:
             if port is not None and not (isinstance(port, int) and 0 < port < 65536):
                 raise SettingsError(f"{path}: {server.protocol} port {port!r} is not a port number")
     return settings
+
+
+def load_other_ports(raw: dict) -> dict[int, str]:
+    """Check the ``other_ports`` mapping (port number to protocol name)."""
+    if not isinstance(raw, dict):
+        raise TypeError("other_ports must map port numbers to protocol names")
+    ports = {}
+    for port, protocol in raw.items():
+        if not (isinstance(port, int) and 0 < port < 65536) or protocol not in ("POP3", "IMAP", "SMTP"):
+            raise TypeError(f"other_ports: {port!r}: {protocol!r} is not a port and one of POP3, IMAP, SMTP")
+        ports[port] = protocol
+    return ports
 
 
 def unknown_placeholders(text: str, settings: MailSettings) -> list[str]:

@@ -15,6 +15,7 @@
       searchLabel: "Search the help center", searchHint: "Search articles…", searching: "Searching…",
       greeting: "Hi! Ask me about setting up your email, or search the help articles.",
       thinking: "Looking for an answer…", failed: "Sorry, the help service did not answer.", retry: "Try again",
+      cut: "Your message was long: only its first 2,000 characters were sent.",
       helpful: "Was this helpful?", yes: "Yes", no: "No", thanks: "Thanks for your feedback!",
       readMore: "Read more", from: "From", updated: "updated", suggestions: "Suggested questions",
       incoming: "Incoming mail", outgoing: "Outgoing mail", server: "Server", port: "Port", security: "Security",
@@ -30,6 +31,7 @@
       searchLabel: "Hilfe-Center durchsuchen", searchHint: "Artikel suchen…", searching: "Suche läuft…",
       greeting: "Hallo! Fragen Sie mich zur Einrichtung Ihrer E-Mail oder durchsuchen Sie die Hilfeartikel.",
       thinking: "Antwort wird gesucht…", failed: "Der Hilfedienst hat leider nicht geantwortet.", retry: "Erneut versuchen",
+      cut: "Ihre Nachricht war lang: nur die ersten 2.000 Zeichen wurden gesendet.",
       helpful: "War das hilfreich?", yes: "Ja", no: "Nein", thanks: "Danke für Ihr Feedback!",
       readMore: "Mehr dazu", from: "Aus", updated: "aktualisiert", suggestions: "Vorgeschlagene Fragen",
       incoming: "Posteingang", outgoing: "Postausgang", server: "Server", port: "Port", security: "Sicherheit",
@@ -46,6 +48,7 @@
       searching: "Recherche…",
       greeting: "Bonjour ! Posez-moi une question sur la configuration de votre messagerie, ou cherchez un article.",
       thinking: "Recherche d’une réponse…", failed: "Désolé, le service d’aide n’a pas répondu.", retry: "Réessayer",
+      cut: "Votre message était long : seuls ses 2 000 premiers caractères ont été envoyés.",
       helpful: "Cette réponse vous a-t-elle aidé ?", yes: "Oui", no: "Non", thanks: "Merci de votre avis !",
       readMore: "En savoir plus", from: "Source", updated: "mis à jour", suggestions: "Questions suggérées",
       incoming: "Courrier entrant", outgoing: "Courrier sortant", server: "Serveur", port: "Port", security: "Sécurité",
@@ -83,6 +86,7 @@
   var tabs = (params.get("tabs") || "ask,search").split(",").filter(function (t) { return t === "ask" || t === "search"; });
   if (!tabs.length) { tabs = ["ask", "search"]; }
   var timeout = Number(cfg.timeout) || 15000;
+  var MAX_QUESTION = 2000;
 
   function $(id) { return document.getElementById(id); }
   var panel = $("panel"), launcher = $("launcher"), log = $("log"), live = $("live");
@@ -403,6 +407,7 @@
     var item = el("li", "msg user");
     item.appendChild(el("span", "vh", L.you + ":"));
     item.appendChild(el("div", "bubble", message.text));
+    if (message.cut) { item.appendChild(el("p", "note", L.cut)); }
     return item;
   }
 
@@ -417,11 +422,16 @@
       if (data.source) { bubble.appendChild(sourceLine(data.source)); }
     }
     if (data.fallback) {
-      var support = el("a", "support", L.contact);
-      support.href = safeUrl(cfg.supportUrl);
+      // One way to reach a person: the answer's own link to the support page if it has one.
+      var href = safeUrl(cfg.supportUrl);
+      var support = [].filter.call(bubble.querySelectorAll("a"), function (a) { return a.href === href; })[0];
+      if (!support) {
+        support = bubble.appendChild(el("a", "support", L.contact));
+        support.href = href;
+      }
+      support.classList.add("support");
       support.target = "_blank";
       support.rel = "noopener";
-      bubble.appendChild(support);
     }
     item.appendChild(bubble);
     if (!data.clarify) { item.appendChild(feedback(message)); }
@@ -573,9 +583,12 @@
   }
 
   function ask(text) {
-    text = str(text).trim().slice(0, 2000);
+    // The server takes questions up to MAX_QUESTION characters; a longer paste is cut here, and said so.
+    text = str(text).trim();
+    var cut = text.length > MAX_QUESTION;
+    text = text.slice(0, MAX_QUESTION);
     if (!text) { return; }
-    state.messages.push({ who: "user", text: text });
+    state.messages.push(cut ? { who: "user", text: text, cut: true } : { who: "user", text: text });
     save();
     request(text);
   }

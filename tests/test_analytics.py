@@ -150,7 +150,7 @@ def test_answers_are_given_while_events_cannot_be_stored_and_the_events_wait_for
             assert answer["intent"] == "pop3_enable"
         assert client.get("/api/search?q=imap").status_code == 200
         assert not state(app).events.flush(timeout=1.0)  # kept in the spool, retried
-    assert "could not store 4 analytics events" in caplog.text and "retrying; they wait in" in caplog.text
+    assert "could not store" in caplog.text and "retrying; they wait in" in caplog.text
     with app.app_context():
         db.session.execute(sa.text("ALTER TABLE events_away RENAME TO events"))
         db.session.commit()

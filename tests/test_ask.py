@@ -92,3 +92,17 @@ def test_a_question_of_exactly_the_limit_is_answered(client):
 
 def test_get_is_not_allowed(client):
     assert client.get("/api/ask").status_code == 405
+
+
+def test_what_is_reported_is_the_answer_given_when_the_policy_overrules_the_classifier(client, monkeypatch):
+    from classifier.model import Prediction
+
+    # The classifier gives up on the question; the policy still answers it (POP3's port), and the
+    # reply says so: intent, confidence and fallback describe that answer, not the classifier's doubt.
+    ranking = (("smtp_settings", 0.2), ("pop3_enable", 0.15), ("imap_settings", 0.1))
+    gave_up = Prediction("smtp_settings", 0.2, ranking, fallback=True, clarify=False)
+    monkeypatch.setattr("classifier.model.predict", lambda model, text: gave_up)
+    data = ask(client, "can I use port 110 with my old laptop?")
+    assert data["answer"]["text"].startswith("No")
+    assert not data["fallback"] and data["intent"] == "pop3_enable" and data["confidence"] == 0.15
+    assert "pop3_enable" not in [a["intent"] for a in data["alternatives"]]

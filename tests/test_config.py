@@ -8,6 +8,7 @@ from flask import Flask
 
 from app import create_app
 from web.config import SETTINGS, ConfigError, load_config, settings_table
+from web.state import knowledge, state
 
 
 def test_the_docs_table_is_the_declared_table():
@@ -77,3 +78,19 @@ def test_environment_values_are_checked_too(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASK_SEARCH_LIMIT", "-3")
     with pytest.raises(ConfigError, match="SEARCH_LIMIT must be above 0, not -3"):
         load_config(Flask("t", instance_path=str(tmp_path)), None)
+
+
+def test_thresholds_are_never_tuned_on_a_file_that_measures_the_bot(tmp_path):
+    heldout = str(ROOT / "tests" / "data" / "heldout.jsonl")
+    with pytest.raises(ConfigError, match="THRESHOLD_CALIBRATION_PATHS names .* a HELDOUT_PATHS file"):
+        create_app(make_config(tmp_path, HELDOUT_PATHS=[heldout], THRESHOLD_CALIBRATION_PATHS=[heldout]))
+
+
+def test_the_model_is_trained_with_the_configured_calibration(tmp_path):
+    questions = tmp_path / "calibration.jsonl"
+    questions.write_text('{"id": "c1", "question": "turn on pop please", "intents": ["pop3_enable"]}\n')
+    config = make_config(tmp_path, THRESHOLD_CALIBRATION_PATHS=[str(questions)], EXPECTED_OUT_OF_SCOPE_SHARE=0.1)
+    app = create_app(config)
+    calibration = state(app).calibration
+    assert calibration.out_of_scope_share == 0.1 and [q.id for q in calibration.questions] == ["c1"]
+    assert knowledge(app).model.calibration_key == calibration.key

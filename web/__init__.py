@@ -23,7 +23,7 @@ from web.config import ROOT, init_secret_key, load_config
 from web.errors import register_errors
 from web.events import init_events, make_event_log
 from web.extensions import db, init_database
-from web.knowledge import database_engine, load_knowledge
+from web.knowledge import database_engine, load_knowledge, make_calibration
 from web.observability import init_observability
 from web.ratelimit import init_rate_limits
 from web.security import CookieSessions, add_cors_headers, add_security_headers, parse_origins
@@ -50,7 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     init_observability(app)
     migrated = init_database(app)
-    loaded, database_ok = load_knowledge(app)
+    calibration = make_calibration(app.config)
+    loaded, database_ok = load_knowledge(app, calibration)
     if migrated and database_ok:
         import_legacy_overlays(app, database_engine(app))
     app.extensions[STATE_KEY] = AppState(
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
         passwords=make_password_hasher(app.config),
         widget_origins=parse_origins(app.config["WIDGET_ALLOWED_ORIGINS"]),
         openapi=load_openapi(loaded.training.names),
+        calibration=calibration,
         background=Background(
             app,
             interval=app.config["KNOWLEDGE_POLL_SECONDS"],

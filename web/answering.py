@@ -15,7 +15,9 @@ from flask import current_app, request, url_for
 
 import kb
 from classifier import model as intent_model
-from kb.answers import link_title
+from classifier.data import OUT_OF_SCOPE
+from classifier.model import Prediction
+from kb.answers import CLARIFY, FALLBACK, link_title
 from kb.search import search
 from mailclient.checkinput import mention_check, settings_in_question
 from replies.message import CustomerMessage, clean_message
@@ -39,7 +41,49 @@ def run_search(text: str, limit: int, page: int):
     return results, ref
 
 
-def respond(question: str, current: Knowledge | None = None):
+@dataclass(frozen=True)
+class Answered:
+    """A question answered: the classifier's prediction, and the answer the person got.
+
+    The answer has the last word. Where the policy answered a question the classifier had
+    routed elsewhere or given up on ("can I use port 110?" answered with the POP3 policy), the
+    intent, confidence and fallback flag reported and recorded are those of the answer given.
+    """
+
+    prediction: Prediction
+    answer: kb.Answer
+
+    @property
+    def fallback(self) -> bool:
+        """Tell whether the person got the fallback ("I don't know") answer."""
+        return self.answer.intent == FALLBACK
+
+    @property
+    def clarify(self) -> bool:
+        """Tell whether the person was asked to choose between intents."""
+        return self.answer.intent == CLARIFY
+
+    @property
+    def intent(self) -> str:
+        """Return the intent answered: the top candidate of a clarifying question, out_of_scope for a fallback."""
+        if self.clarify:
+            return self.prediction.intent
+        return OUT_OF_SCOPE if self.fallback else self.answer.intent
+
+    @property
+    def confidence(self) -> float:
+        """Return the classifier's confidence in the intent answered."""
+        if self.fallback or self.clarify or self.answer.intent == self.prediction.intent:
+            return self.prediction.confidence
+        return dict(self.prediction.ranking).get(self.answer.intent, 0.0)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """Return the intents a clarifying question offered (none otherwise)."""
+        return tuple(intent for intent, _ in self.prediction.ranking[:2]) if self.clarify else ()
+
+
+def respond(question: str, current: Knowledge | None = None) -> Answered:
     """Classify a question and answer it, and record it: the one place where classifier and knowledge base meet."""
     current = current or knowledge()
     base = current.base
@@ -52,8 +96,10 @@ def respond(question: str, current: Knowledge | None = None):
         prediction.clarify,
     )
     choices = tuple(intent for intent, _ in prediction.ranking[:2]) if prediction.clarify else ()
-    record_answer(question, prediction)
-    return prediction, kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
+    answer = kb.answer(base, question, prediction.intent, fallback=prediction.fallback, choices=choices)
+    answered = Answered(prediction, answer)
+    record_answer(question, answered)
+    return answered
 
 
 def knowledge_args() -> tuple:
@@ -116,7 +162,8 @@ def draft_reply(
     if not message.text:
         raise InputError("nothing is left to answer once quoted mail and signatures are removed")
     question = message.text[: current_app.config["ASK_MAX_CHARS"]]
-    prediction, answer = respond(question, current)
+    answered = respond(question, current)
+    prediction, answer = answered.prediction, answered.answer
     if intent or prediction.clarify:
         # Agents get the answer itself, not the widget's clarifying question; they see the choices.
         answer = kb.answer(base, question, intent or prediction.intent)
@@ -144,7 +191,7 @@ def draft_reply(
         answer,
         label,
         confidence,
-        prediction.fallback and not intent,
+        answer.intent == FALLBACK,
         bool(intent),
         alternatives,
         replies,

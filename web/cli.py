@@ -31,7 +31,7 @@ from web.extensions import db
 from web.knowledge import database_engine, model_key, read_overlay, store_model
 from web.models import Agent, AgentToken, LoginFailure
 from web.reports import build_reports
-from web.state import knowledge, swap_knowledge
+from web.state import knowledge, state, swap_knowledge
 from web.training import OPEN, change_status, request_change, run_gate
 
 
@@ -72,12 +72,14 @@ def train_command():
     """
     app, current = current_app._get_current_object(), knowledge()
     base, training = current.base, current.training
-    model = intent_model.train(training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint)
+    model = intent_model.train(
+        training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint, calibration=state().calibration
+    )
     intent_model.save(model, current_app.config["MODEL_PATH"])
     swap_knowledge(app, dataclasses.replace(current, model=model))
     shared = ""
     try:
-        key = model_key(training, base.normalizer)
+        key = model_key(training, base.normalizer, state().calibration)
         size = store_model(database_engine(app), current_app.config["SECRET_KEY"], key, current.version, model)
         shared = f"; stored in the database for the other nodes ({size // 1024} KB)"
     except sa.exc.SQLAlchemyError as error:
@@ -105,7 +107,7 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
     config, current = current_app.config, knowledge()
     base, training, model = current.base, current.training, current.model
     normalize = base.normalizer.normalize
-    cv = intent_evaluation.cross_validate(training, normalize, folds)
+    cv = intent_evaluation.cross_validate(training, normalize, folds, calibration=state().calibration)
     click.echo(f"Cross-validation ({cv.folds} folds, {sum(i.support for i in cv.per_intent)} examples)")
     click.echo(f"  {'intent':24} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>5}")
     for row in cv.per_intent:
@@ -129,6 +131,8 @@ def evaluate_command(folds: int, questions_paths: tuple[str, ...], show_mistakes
             f"{held.out_of_scope_recall:.3f}; false-reject rate {held.false_reject_rate:.3f}; "
             f"clarifying questions {held.clarify_rate:.3f}"
         )
+        for kind, by_kind in intent_evaluation.score_by_kind(file_predictions, file_questions).items():
+            click.echo(f"    {kind:10} {by_kind.summary()}")
         if show_mistakes:
             for question, expected, got in held.mistakes:
                 click.echo(f"  expected {expected:24} got {got:24} {question}")

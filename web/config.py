@@ -163,6 +163,21 @@ SETTINGS: tuple[Setting, ...] = (
         STRS,
         "held-out questions, never trained on; `flask evaluate` and the change gate score each file",
     ),
+    Setting(
+        "EXPECTED_OUT_OF_SCOPE_SHARE",
+        0.25,
+        FLOAT,
+        "the share of real questions the bot cannot answer; off-topic "
+        "questions weigh this much when thresholds are chosen",
+        **SHARE,
+    ),
+    Setting(
+        "THRESHOLD_CALIBRATION_PATHS",
+        [],
+        STRS,
+        "labelled questions written apart from the training data to "
+        "choose thresholds on (empty: cross-validation folds); never a HELDOUT_PATHS file",
+    ),
     Setting("ASK_MAX_CHARS", 2000, INT, "the longest question /api/ask accepts", **POSITIVE),
     Setting("EVAL_MIN_CV_ACCURACY", 0.80, FLOAT, "`flask evaluate` fails below this cross-validation accuracy"),
     Setting(
@@ -361,6 +376,14 @@ def load_config(app: Flask, config: dict | None) -> None:
 def check_config(config: dict, flask_defaults) -> None:
     """Raise ConfigError naming every unknown key and every value of the wrong type."""
     problems = [p for s in SETTINGS if (p := s.problem(config.get(s.name)))]
+    if not problems:
+        measured = {Path(p).resolve() for p in config["HELDOUT_PATHS"]}
+        problems += [
+            f"THRESHOLD_CALIBRATION_PATHS names {path}, a HELDOUT_PATHS file: a file thresholds are tuned on "
+            "no longer measures the bot"
+            for path in config["THRESHOLD_CALIBRATION_PATHS"]
+            if Path(path).resolve() in measured
+        ]
     for key in config:
         if key in SETTINGS_BY_NAME or key in flask_defaults or key in FOREIGN_KEYS or key.startswith(FOREIGN_PREFIXES):
             continue

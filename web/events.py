@@ -421,22 +421,23 @@ def new_search_ref() -> str | None:
     return secrets.token_hex(8) if event_log().enabled else None
 
 
-def record_answer(question: str, prediction) -> None:
-    """Store a question the bot answered, with what it decided."""
+def record_answer(question: str, answered) -> None:
+    """Store a question the bot answered, with what it answered (a web.answering.Answered)."""
     events = event_log()
     if not events.enabled:
         return
     req = request._get_current_object()
-    choices = ",".join(i for i, _ in prediction.ranking[:2]) if prediction.clarify else None
+    choices = ",".join(answered.choices) or None
     events.record(
         kind="ask",
         channel=request_channel(req),
         session=request_session(req),
         text=question,
-        intent=prediction.intent,
-        confidence=prediction.confidence,
-        fallback=prediction.fallback,
-        clarify=prediction.clarify,
+        # On a fallback the classifier's best guess is kept: the inbox shows it beside the question.
+        intent=answered.prediction.intent if answered.fallback else answered.intent,
+        confidence=answered.confidence,
+        fallback=answered.fallback,
+        clarify=answered.clarify,
         choices=choices,
     )
 

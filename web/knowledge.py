@@ -56,6 +56,12 @@ NODE_LOCK = ".knowledge.lock"
 MODEL_WAIT_SECONDS = 180
 
 
+def make_calibration(config) -> intent_model.Calibration:
+    """Return how thresholds are chosen: the configured share of off-topic traffic, and questions to choose on."""
+    questions = tuple(q for path in config["THRESHOLD_CALIBRATION_PATHS"] for q in intent_data.load_questions(path))
+    return intent_model.Calibration(config["EXPECTED_OUT_OF_SCOPE_SHARE"], questions)
+
+
 @dataclass(frozen=True)
 class Overlay:
     """What a knowledge version adds to the shipped data: training examples by intent, and synonyms."""
@@ -138,9 +144,9 @@ def with_bot_data(current: Knowledge, training, lexicon, normalizer, model, vers
     return Knowledge(base, training, model, version)
 
 
-def model_key(training, normalizer) -> str:
+def model_key(training, normalizer, calibration: intent_model.Calibration) -> str:
     """Return what a model is trained from, as one key: the same key means the same model on any node."""
-    parts = [training.digest, normalizer.fingerprint, sklearn.__version__]
+    parts = [training.digest, normalizer.fingerprint, calibration.key, sklearn.__version__]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
@@ -161,7 +167,7 @@ def store_model(engine: sa.Engine, secret: str, key: str, version: int, model) -
     return len(data)
 
 
-def fetch_model(engine: sa.Engine, secret: str, key: str, training, normalizer):
+def fetch_model(engine: sa.Engine, secret: str, key: str, training, normalizer, calibration):
     """Return the database's model for ``key`` if it is there, signed by us and fits the data; else None."""
     with engine.connect() as connection:
         row = connection.execute(sa.select(MODELS.c.data, MODELS.c.signature).where(MODELS.c.key == key)).first()
@@ -172,7 +178,11 @@ def fetch_model(engine: sa.Engine, secret: str, key: str, training, normalizer):
         log.error("the stored model %s is not signed with this app's secret key; it is not loaded", key[:12])
         return None
     return intent_model.loads(
-        data, data_digest=training.digest, fingerprint=normalizer.fingerprint, source=f"the database ({key[:12]})"
+        data,
+        data_digest=training.digest,
+        fingerprint=normalizer.fingerprint,
+        calibration=calibration,
+        source=f"the database ({key[:12]})",
     )
 
 
@@ -184,43 +194,45 @@ def node_lock(app: Flask):
         yield
 
 
-def local_model(app: Flask, training, normalizer):
+def local_model(app: Flask, training, normalizer, calibration):
     """Return the model in the instance folder if it was trained on exactly this data, else None."""
     return intent_model.load(
         app.config["MODEL_PATH"],
         data_digest=training.digest,
         fingerprint=normalizer.fingerprint,
         trusted_dir=app.instance_path,
+        calibration=calibration,
     )
 
 
-def obtain_model(app: Flask, training, normalizer, version: int, engine: sa.Engine | None):
+def obtain_model(app: Flask, training, normalizer, calibration, version: int, engine: sa.Engine | None):
     """Return the model for this data: the node's copy, the database's, or (once per node and key) a new one.
 
     With ``engine`` None (the database is down) only the node's copy or a new model are tried.
     """
-    model = local_model(app, training, normalizer)
+    model = local_model(app, training, normalizer, calibration)
     if model is not None:
         return model
-    key, secret = model_key(training, normalizer), app.config["SECRET_KEY"]
     with node_lock(app):
-        model = local_model(app, training, normalizer)  # another process of this node may have made it meanwhile
+        # Another process of this node may have made it meanwhile.
+        model = local_model(app, training, normalizer, calibration)
         if model is not None:
             return model
-        model = shared_model(app, engine, key, secret, training, normalizer, version)
+        model = shared_model(app, engine, training, normalizer, calibration, version)
         intent_model.save(model, app.config["MODEL_PATH"])
     return model
 
 
-def shared_model(app: Flask, engine, key: str, secret: str, training, normalizer, version: int):
-    """Fetch the model for ``key`` from the database, or train it under the key's lease and store it there."""
+def shared_model(app: Flask, engine, training, normalizer, calibration, version: int):
+    """Fetch the model for this data from the database, or train it under its key's lease and store it there."""
     if engine is None:
-        return train_model(training, normalizer, f"version {version}, the database being unreachable")
+        return train_model(training, normalizer, calibration, f"version {version}, the database being unreachable")
+    key, secret = model_key(training, normalizer, calibration), app.config["SECRET_KEY"]
     holder, lease = leases.holder_name(), f"model:{key[:40]}"
     deadline = time.monotonic() + MODEL_WAIT_SECONDS
     try:
         while True:
-            model = fetch_model(engine, secret, key, training, normalizer)
+            model = fetch_model(engine, secret, key, training, normalizer, calibration)
             if model is not None:
                 log.info("loaded the model of knowledge version %d from the database", version)
                 return model
@@ -229,10 +241,10 @@ def shared_model(app: Flask, engine, key: str, secret: str, training, normalizer
             time.sleep(1.0)  # another node trains this very model: wait for it rather than train it twice
     except sa.exc.SQLAlchemyError as error:
         log.error("could not fetch the model from the database (%s); training it here", error)
-        return train_model(training, normalizer, f"version {version}")
+        return train_model(training, normalizer, calibration, f"version {version}")
     try:
         with leases.kept(engine, lease, holder):
-            model = train_model(training, normalizer, f"version {version}")
+            model = train_model(training, normalizer, calibration, f"version {version}")
             size = store_model(engine, secret, key, version, model)
         log.info("stored the model of knowledge version %d in the database (%d bytes)", version, size)
     except sa.exc.SQLAlchemyError as error:
@@ -243,9 +255,11 @@ def shared_model(app: Flask, engine, key: str, secret: str, training, normalizer
     return model
 
 
-def train_model(training, normalizer, why: str):
+def train_model(training, normalizer, calibration, why: str):
     """Train a model on this data (seconds of CPU) and say so in the log."""
-    model = intent_model.train(training, normalizer.normalize, fingerprint=normalizer.fingerprint)
+    model = intent_model.train(
+        training, normalizer.normalize, fingerprint=normalizer.fingerprint, calibration=calibration
+    )
     log.info("trained the intent model for %s (thresholds %s)", why, model.thresholds)
     return model
 
@@ -270,7 +284,7 @@ def starting_overlay(app: Flask, engine: sa.Engine) -> tuple[Overlay, bool]:
         return kept or Overlay(), False
 
 
-def load_knowledge(app: Flask) -> tuple[Knowledge, bool]:
+def load_knowledge(app: Flask, calibration: intent_model.Calibration) -> tuple[Knowledge, bool]:
     """Load the knowledge base and the model of the latest version; build the index and train if missing or stale.
 
     Return the knowledge and whether the database answered. The training data's words join
@@ -301,7 +315,7 @@ def load_knowledge(app: Flask) -> tuple[Knowledge, bool]:
             if not base.index.ready:
                 log.error("index in %s is unreadable; rebuilding it from the articles", config["INDEX_DIR"])
                 build_index(base.library, config["INDEX_DIR"], full=True)
-    model = obtain_model(app, training, base.normalizer, overlay.version, engine if database_ok else None)
+    model = obtain_model(app, training, base.normalizer, calibration, overlay.version, engine if database_ok else None)
     remember_overlay(app, overlay)
     return Knowledge(base, training, model, overlay.version), database_ok
 
@@ -324,7 +338,7 @@ def sync_knowledge(app: Flask, latest: int | None = None) -> bool:
         started = time.perf_counter()
         overlay = read_overlay(engine, latest) if latest else Overlay()
         training, lexicon, normalizer = assemble(app.config, current.base.library, overlay)
-        model = obtain_model(app, training, normalizer, overlay.version, engine)
+        model = obtain_model(app, training, normalizer, app_state.calibration, overlay.version, engine)
         swap_knowledge(app, with_bot_data(current, training, lexicon, normalizer, model, overlay.version))
         remember_overlay(app, overlay)
     log.info(

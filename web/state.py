@@ -17,7 +17,7 @@ from flask import Flask, current_app
 
 import kb
 from classifier.data import TrainingData
-from classifier.model import IntentModel
+from classifier.model import Calibration, IntentModel
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -50,6 +50,8 @@ class AppState:
     passwords: PasswordHasher
     widget_origins: frozenset[str]
     openapi: dict
+    # How the model's thresholds are chosen (web.knowledge.make_calibration): every training uses it.
+    calibration: Calibration
     # The thread that follows the cluster's knowledge version and runs the gate (started per process).
     background: Background | None = None
     # Whether rate limits are counted per process now, because the shared store failed.

@@ -205,14 +205,14 @@ def changed_overlay(config, training, overlay: Overlay, payload: dict) -> Overla
     raise RefusedError("refused: the change names nothing to add")
 
 
-def scores_key(config, training, normalizer) -> str:
+def scores_key(config, training, normalizer, calibration) -> str:
     """Return what an assessment depends on: the data, the normaliser, the held-out questions, the folds."""
     held_out = [intent_data.file_digest(path) for path in config["HELDOUT_PATHS"]]
-    parts = [training.digest, normalizer.fingerprint, held_out, intent_model.CV_FOLDS]
+    parts = [training.digest, normalizer.fingerprint, held_out, intent_model.CV_FOLDS, calibration.key]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def before_scores(app: Flask, row, training, normalizer, questions, key: str) -> Assessment:
+def before_scores(app: Flask, row, training, normalizer, calibration, questions, key: str) -> Assessment:
     """Score the latest version: kept with it in the database (or, for version 0, in the instance folder)."""
     if row is not None and row.scores_key == key and row.scores:
         return Assessment(**json.loads(row.scores))
@@ -223,7 +223,9 @@ def before_scores(app: Flask, row, training, normalizer, questions, key: str) ->
             return Assessment(**saved["scores"])
     except (OSError, ValueError, TypeError):
         pass
-    _, scores = assess(training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint)
+    _, scores = assess(
+        training, normalizer.normalize, questions, fingerprint=normalizer.fingerprint, calibration=calibration
+    )
     aside = path.with_name(f".{path.name}.{leases.holder_name().replace(':', '-')}")
     aside.write_text(json.dumps({"key": key, "scores": scores.to_dict()}), encoding="utf-8")
     aside.replace(path)
@@ -232,7 +234,7 @@ def before_scores(app: Flask, row, training, normalizer, questions, key: str) ->
 
 def decide(app: Flask, engine: sa.Engine, change) -> None:
     """Check one change against the latest version and record the verdict (and, if accepted, the new version)."""
-    config = app.config
+    config, calibration = app.config, state(app).calibration
     library = state(app).knowledge.base.library
     note(engine, change.id, status="checking", progress="reading the latest knowledge version")
     row = latest_version(engine)
@@ -246,17 +248,24 @@ def decide(app: Flask, engine: sa.Engine, change) -> None:
     new_training, new_lexicon, new_normalizer = assemble(config, library, candidate)
     questions = [q for path in config["HELDOUT_PATHS"] for q in intent_data.load_questions(path)]
     note(engine, change.id, progress=f"scoring knowledge version {overlay.version} (1 of 2)")
-    before = before_scores(app, row, training, normalizer, questions, scores_key(config, training, normalizer))
+    key = scores_key(config, training, normalizer, calibration)
+    before = before_scores(app, row, training, normalizer, calibration, questions, key)
     note(engine, change.id, progress=f"training and scoring with the change (2 of 2, on version {overlay.version})")
     model, after = assess(
-        new_training, new_normalizer.normalize, questions, fingerprint=new_normalizer.fingerprint, reference=training
+        new_training,
+        new_normalizer.normalize,
+        questions,
+        fingerprint=new_normalizer.fingerprint,
+        reference=training,
+        calibration=calibration,
     )
     verdict = judge(before, after, config["GATE_TOLERANCE"])
     if not verdict.accepted:
         refuse(engine, change, verdict.reason)
         return
     # The model first: a node that sees the new version fetches it rather than training it itself.
-    store_model(engine, config["SECRET_KEY"], model_key(new_training, new_normalizer), candidate.version, model)
+    key = model_key(new_training, new_normalizer, calibration)
+    store_model(engine, config["SECRET_KEY"], key, candidate.version, model)
     try:
         with engine.begin() as connection:
             # The version number is the primary key: if another gate wrote this number meanwhile
@@ -271,7 +280,7 @@ def decide(app: Flask, engine: sa.Engine, change) -> None:
                     examples=json.dumps({name: list(items) for name, items in candidate.examples.items()}),
                     synonyms=json.dumps(candidate.synonyms),
                     scores=json.dumps(after.to_dict()),
-                    scores_key=scores_key(config, new_training, new_normalizer),
+                    scores_key=scores_key(config, new_training, new_normalizer, calibration),
                 )
             )
             connection.execute(

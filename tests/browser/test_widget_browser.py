@@ -625,3 +625,23 @@ def test_messages_from_anyone_but_the_widget_and_its_host_are_ignored(page, host
     assert page.evaluate("fake") == []
     box = page.locator("iframe").bounding_box()
     assert (box["width"], box["height"]) == (CLOSED_SIZE, CLOSED_SIZE)
+
+
+def test_a_question_longer_than_the_api_takes_is_cut_and_the_person_told(page, host, app_url, live_app):
+    page.goto(host_page(host, app_url))
+    scope = open_widget(page)
+    long_question = "Hello, I have a problem with my mail app and here is the whole story. " * 40 + "Can I use POP3?"
+    assert len(long_question) > 2000
+    with page.expect_response("**/api/ask") as response:
+        ask(scope, long_question)
+    assert len(response.value.request.post_data_json["question"]) == 2000
+    expect(scope.locator(".msg.user .note")).to_contain_text("only its first 2,000 characters were sent")
+    wait_for_answer(scope)
+
+
+def test_a_short_question_carries_no_note(page, host, app_url, live_app):
+    page.goto(host_page(host, app_url))
+    scope = open_widget(page)
+    ask(scope, "which username do I use")
+    wait_for_answer(scope)
+    expect(scope.locator(".msg.user .note")).to_have_count(0)

@@ -113,3 +113,13 @@ def test_a_tolerance_lets_small_drops_through():
     before, after = Assessment(0.90, 0.95, 0.8, 100), Assessment(0.895, 0.95, 0.8, 101)
     assert not judge(before, after).accepted
     assert judge(before, after, tolerance=0.01).accepted
+
+
+def test_the_gate_chooses_thresholds_as_the_app_does():
+    from classifier.model import Calibration
+
+    calibration = Calibration(0.4, tuple(HELD_OUT))
+    model, _ = assess(load_intents(TINY_INTENTS), lower, HELD_OUT, calibration=calibration)
+    assert model.calibration_key == calibration.key
+    default, _ = assess(load_intents(TINY_INTENTS), lower, HELD_OUT)
+    assert default.calibration_key == Calibration().key != calibration.key

@@ -6,7 +6,7 @@ from conftest import ROOT, TINY_INTENTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier import model as M
+from classifier import model as M  # noqa: N812 (short, read in every test)
 from classifier.data import load_intents
 from web.state import knowledge
 
@@ -150,3 +150,121 @@ def test_the_fast_scorer_is_not_pickled(tmp_path, tiny):
     M.save(tiny, tmp_path / "m.joblib")
     loaded = M.load(tmp_path / "m.joblib", data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path)
     assert "scorer" not in loaded.__dict__
+
+
+# --- thresholds weighed for traffic, chosen on questions the model did not learn from ---------------
+
+
+def test_traffic_weights_give_off_topic_questions_the_expected_share():
+    off_topic = np.array([True] + [False] * 99)  # 1% of the set, as in CLINC150's training file
+    weights = M.traffic_weights(off_topic, 0.25)
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[off_topic].sum() == pytest.approx(0.25) and weights[~off_topic].sum() == pytest.approx(0.75)
+    assert len(set(weights[~off_topic])) == 1  # questions of one kind weigh alike
+    assert np.allclose(M.traffic_weights(off_topic, None), 0.01)  # None: as the set holds them
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 1.0])
+def test_a_set_with_one_kind_of_question_weighs_it_all(share):
+    assert np.allclose(M.traffic_weights(np.array([False] * 4), share), 0.25)
+    assert np.allclose(M.traffic_weights(np.array([True] * 2), share), 0.5)
+    assert M.traffic_weights(np.array([], dtype=bool), share).size == 0
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_an_impossible_share_is_refused(share):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        M.traffic_weights(np.array([True, False]), share)
+
+
+def test_off_topic_questions_weigh_as_traffic_brings_them_not_as_the_set_holds_them():
+    # Like a training file: 2 off-topic questions in 202. They score 0.40 on "a"; catching
+    # them costs the 6 right answers that score 0.35 (3% of the answerable ones, under the cap).
+    classes = ["a", "b", "out_of_scope"]
+    domain = frozenset({"a", "b"})
+    probs = np.array([[0.9, 0.05, 0.05]] * 194 + [[0.35, 0.33, 0.32]] * 6 + [[0.40, 0.31, 0.29]] * 2)
+    labels = ["a"] * 200 + ["out_of_scope"] * 2
+    # Counted one for one, two caught questions do not pay for six lost answers; as a quarter of traffic, they do.
+    as_in_the_set = M.choose_thresholds(probs, labels, classes, domain, out_of_scope_share=None)
+    as_in_traffic = M.choose_thresholds(probs, labels, classes, domain, out_of_scope_share=0.25)
+    assert as_in_the_set.fallback <= 0.35 and 0.40 < as_in_traffic.fallback <= 0.9
+    assert M.choose_thresholds(probs, labels, classes, domain, out_of_scope_share=0.0).fallback == 0.0
+
+
+def test_the_fallback_grid_reaches_below_a_tenth():
+    # Many intents spread the probability thin: right answers at 0.08, off-topic questions at 0.05.
+    classes = [f"i{n}" for n in range(20)] + ["out_of_scope"]
+    sure = np.full(21, 0.92 / 20)
+    sure[0] = 0.08
+    unsure = np.full(21, 0.95 / 20)
+    unsure[1] = 0.05
+    probs = np.array([sure] * 40 + [unsure] * 10)
+    labels = ["i0"] * 40 + ["out_of_scope"] * 10
+    chosen = M.choose_thresholds(probs, labels, classes, frozenset(classes[:-1]))
+    assert 0.05 < chosen.fallback <= 0.08
+
+
+def test_a_question_with_several_right_intents_counts_right_for_any_of_them():
+    classes = ["a", "b", "greeting", "out_of_scope"]
+    domain = frozenset({"a", "b"})
+    # Five questions rank "b" first with 0.6 (and small talk second, so no clarifying question).
+    probs = np.array([[0.9, 0.04, 0.03, 0.03]] * 200 + [[0.05, 0.6, 0.3, 0.05]] * 5 + [[0.1, 0.1, 0.1, 0.7]] * 5)
+    strict = M.choose_thresholds(probs, ["a"] * 205 + ["out_of_scope"] * 5, classes, domain)
+    either = M.choose_thresholds(probs, ["a"] * 200 + [("a", "b")] * 5 + ["out_of_scope"] * 5, classes, domain)
+    assert strict.fallback > 0.6 >= either.fallback  # wrong answers are worth a fallback; right ones are not
+
+
+def test_grouped_folds_keep_each_group_in_one_fold():
+    groups = ["ann"] * 5 + ["bob"] * 7 + ["cy"] * 3 + ["dee"] * 4
+    splits = M.grouped_splits(groups, folds=3)
+    assert sorted(i for _, test in splits for i in test) == list(range(len(groups)))
+    for train_rows, test_rows in splits:
+        assert not {groups[i] for i in train_rows} & {groups[i] for i in test_rows}
+    with pytest.raises(ValueError, match="two groups"):
+        M.grouped_splits(["ann"] * 4)
+
+
+def test_out_of_fold_probabilities_keep_only_the_examples_a_split_scored():
+    data = load_intents(TINY_INTENTS)
+    texts, labels = data.pairs()
+    held = [i for i, t in enumerate(texts) if "pop" in t.lower() or "imap" in t.lower()][:4]
+    rest = [i for i in range(len(texts)) if i not in held]
+    probs, scored_labels, classes = M.out_of_fold_probabilities(data, lower, splits=[(rest, held)])
+    assert probs.shape == (4, len(classes)) and scored_labels == [labels[i] for i in held]
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+def calibration_questions():
+    from classifier.data import LabelledQuestion
+
+    return (
+        LabelledQuestion("1", "pop3 on my laptop please", ("pop3_enable",)),
+        LabelledQuestion("2", "which imap host do I type", ("imap_settings",)),
+        LabelledQuestion("3", "good evening", ("greeting",)),
+        LabelledQuestion("4", "what's the weather like in Rome", ("out_of_scope",)),
+        LabelledQuestion("5", "I forgot my password", ("out_of_scope",)),
+    )
+
+
+def test_training_chooses_thresholds_on_calibration_questions_when_given():
+    data = load_intents(TINY_INTENTS)
+    calibration = M.Calibration(0.4, calibration_questions())
+    model = M.train(data, lower, fingerprint="f", calibration=calibration)
+    scored = model.pipeline.predict_proba([lower(q.question) for q in calibration.questions])
+    expected = M.choose_thresholds(
+        scored, [q.intents for q in calibration.questions], model.classes, model.domain_intents, out_of_scope_share=0.4
+    )
+    assert model.thresholds == expected and model.calibration_key == calibration.key
+
+
+def test_a_model_whose_thresholds_were_chosen_another_way_is_retrained(tmp_path, tiny):
+    path = tmp_path / "model.joblib"
+    M.save(tiny, path)
+    assert M.load(path, data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path) is not None
+    other = M.Calibration(0.1)
+    assert M.load(path, data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path, calibration=other) is None
+    assert M.Calibration(0.1).key != M.Calibration(0.25).key != M.Calibration(0.25, calibration_questions()).key
+    # A model saved before thresholds were weighed for traffic has no calibration key.
+    del tiny.__dict__["calibration_key"]
+    M.save(tiny, path)
+    assert M.load(path, data_digest=tiny.data_digest, fingerprint="f", trusted_dir=tmp_path) is None

@@ -12,7 +12,6 @@ import yaml
 from flask import Blueprint, abort, current_app, jsonify, request
 
 from analytics.gaps import REASONS as VOTE_REASONS
-from classifier import data as intent_data
 from mailclient.checker import CheckInputError
 from mailclient.checkinput import check_payload
 from replies.reply import FORMATS as REPLY_FORMATS
@@ -72,19 +71,19 @@ def api_ask():
     payload = json_body()
     question = text_field(payload, "question", current_app.config["ASK_MAX_CHARS"])
     session = text_field(payload, "session", 100, required=False)
-    prediction, answer = respond(question)
-    answer, settings_check = settings_check_for(question, answer)  # hand-off to the settings checker
-    ranking = [{"intent": i, "confidence": c} for i, c in prediction.ranking]
+    answered = respond(question)
+    answer, settings_check = settings_check_for(question, answered.answer)  # hand-off to the settings checker
+    ranking = [{"intent": i, "confidence": c} for i, c in answered.prediction.ranking]
     body = {
-        "intent": intent_data.OUT_OF_SCOPE if prediction.fallback else prediction.intent,
-        "confidence": prediction.confidence,
-        "fallback": prediction.fallback,
-        "clarify": prediction.clarify,
+        "intent": answered.intent,
+        "confidence": answered.confidence,
+        "fallback": answered.fallback,
+        "clarify": answered.clarify,
         "answer": {"text": answer.text, "markdown": answer.markdown, "html": answer.html},
         "articles": [link_json(link) for link in answer.articles],
         "suggestions": list(answer.suggestions),
         # On a clarifying question these are the choices offered; otherwise the runners-up.
-        "alternatives": ranking[:2] if prediction.clarify else ranking[1:4],
+        "alternatives": ranking[:2] if answered.clarify else [r for r in ranking if r["intent"] != answered.intent][:3],
         "source": {**link_json(answer.source), "updated": answer.source.updated.isoformat()} if answer.source else None,
     }
     if answer.settings is not None:
