@@ -55,21 +55,22 @@ SECRET = "cluster-trial-secret-key-" + uuid.uuid4().hex
 AGENT, PASSWORD = "trial@example.com", "trial password 1234"
 SLOW_SECONDS = 1.0
 
-# New phrasings for the knowledge changes (never held-out questions: the gate scores those).
-CHANGES = {
-    "full": [
-        ("imap_settings", "what do i type for the incoming mail server in my new mail app"),
-        ("smtp_settings", "which outgoing server name goes in the send settings of my phone"),
-        ("username", "is my login the whole address or just the part before the at sign"),
-        ("encryption", "does the connection have to be encrypted when i add the account"),
-    ],
-    "short": [
-        ("imap_settings", "incoming host for my mail app"),
-        ("pop3_enable", "please turn pop on for my mailbox"),
-        ("imap_settings", "imap incoming port number"),
-        ("pop3_enable", "enable pop3 access please"),
-    ],
-}
+# The knowledge changes an agent makes in the trial: a training example of an intent, said a
+# little differently ("... please"), so that the gate accepts it (a change that makes any score
+# lower is refused, and then there is nothing to spread). Never a held-out question.
+CHANGE_INTENTS = ("imap_settings", "smtp_settings", "username", "encryption", "pop3_enable", "server_settings")
+
+
+def candidate_changes(intents_path: Path) -> list[tuple[str, str]]:
+    """Return (intent, new example) pairs made from the first examples of a few intents of the training data."""
+    import yaml
+
+    intents = {entry["intent"]: entry["examples"] for entry in yaml.safe_load(intents_path.read_text())["intents"]}
+    found = []
+    for name in CHANGE_INTENTS:
+        for example in intents.get(name, [])[:2]:
+            found.append((name, f"{example.rstrip('?.!')} please"))
+    return found
 
 
 def free_port() -> int:
@@ -492,6 +493,8 @@ class Trial:
         self.questions = [q for path in cluster.heldout_paths() for q in read_questions(path)]
         self.load = Load(cluster.nginx_port, self.questions, rate=30 if short else 40)
         self.load_seconds = 4 if short else 8
+        intents = ROOT / "tests" / "data" / "intents.yml" if short else ROOT / "classifier" / "intents.yml"
+        self.candidates = candidate_changes(intents)
 
     def row(self, scenario: str, target: str, passed: bool | None, **figures) -> dict:
         row = {"scenario": scenario, "target": target, "passed": passed, **figures}
@@ -655,11 +658,15 @@ class Trial:
 
     def knowledge_change(self) -> None:
         cluster = self.cluster
-        intent, example = CHANGES["short" if self.short else "full"][0]
         node1 = AgentSession(cluster.node_ports[1])
-        submitted = time.monotonic()
-        change = node1.import_examples({intent: [example]})
-        decided_at, verdict = wait_decided(cluster, change)
+        refused = 0
+        for intent, example in self.candidates[:4]:
+            submitted = time.monotonic()
+            change = node1.import_examples({intent: [example]})
+            decided_at, verdict = wait_decided(cluster, change)
+            if verdict == "accepted":
+                break
+            refused += 1
         version = cluster.query("SELECT max(id) FROM knowledge_versions")[0][0] or 0
         converged, details = self.converge(version, deadline=30)
         self.row(
@@ -668,6 +675,7 @@ class Trial:
             verdict == "accepted" and converged is not None and converged <= 30,
             gate_s=round(decided_at - submitted, 1),
             verdict=verdict,
+            refused_before=refused,
             version=version,
             identical_after_s=round(converged, 1) if converged is not None else None,
             **details,
@@ -694,7 +702,7 @@ class Trial:
 
     def two_changes_at_once(self) -> None:
         cluster = self.cluster
-        changes = CHANGES["short" if self.short else "full"][1:3]
+        changes = self.candidates[-2:]
         sessions = [AgentSession(cluster.node_ports[1]), AgentSession(cluster.node_ports[2])]
         ids: list[int] = [0, 0]
         barrier = threading.Barrier(2)
@@ -710,8 +718,8 @@ class Trial:
         for thread in threads:
             thread.join()
         verdicts = [wait_decided(cluster, change)[1] for change in ids]
-        latest = cluster.query("SELECT examples FROM knowledge_versions ORDER BY id DESC LIMIT 1")[0][0]
-        examples = json.loads(latest)
+        latest = cluster.query("SELECT examples FROM knowledge_versions ORDER BY id DESC LIMIT 1")
+        examples = json.loads(latest[0][0]) if latest else {}
         kept = [example in examples.get(intent, []) for intent, example in changes]
         reasons = [cluster.query("SELECT reason FROM knowledge_changes WHERE id = :id", id=i)[0][0] for i in ids]
         # Never silently lost: an accepted change is in the latest version, a refused one says why.

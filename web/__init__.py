@@ -51,8 +51,8 @@ def create_app(config: dict | None = None) -> Flask:
     init_observability(app)
     migrated = init_database(app)
     calibration = make_calibration(app.config)
-    loaded, database_ok = load_knowledge(app, calibration)
-    if migrated and database_ok:
+    loaded, database_error = load_knowledge(app, calibration)
+    if migrated and database_error is None:
         import_legacy_overlays(app, database_engine(app))
     app.extensions[STATE_KEY] = AppState(
         knowledge=loaded,
@@ -65,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
             app,
             interval=app.config["KNOWLEDGE_POLL_SECONDS"],
             gate=app.config["KNOWLEDGE_GATE_ENABLED"],
-            database_ok=migrated and database_ok,
+            database_error=database_error or ("" if migrated else "unreachable at start"),
             upgrade_pending=not migrated,
         ),
     )

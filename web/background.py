@@ -38,12 +38,12 @@ LOG_EVERY_SECONDS = 60
 class Background:
     """The per-process thread, and what it last found out about the database."""
 
-    def __init__(self, app: Flask, *, interval: float, gate: bool, database_ok: bool, upgrade_pending: bool):
+    def __init__(self, app: Flask, *, interval: float, gate: bool, database_error: str, upgrade_pending: bool):
         self.app = app
         self.interval = interval
         self.gate = gate
-        self.database_ok = database_ok
-        self.database_error = ""
+        self.database_ok = not database_error
+        self.database_error = database_error
         self.upgrade_pending = upgrade_pending
         self._pid: int | None = None
         self._lock = threading.Lock()

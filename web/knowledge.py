@@ -270,30 +270,31 @@ def database_engine(app: Flask) -> sa.Engine:
         return db.engine
 
 
-def starting_overlay(app: Flask, engine: sa.Engine) -> tuple[Overlay, bool]:
-    """Return the overlay to start with (the database's latest, else this node's copy) and if the database answered."""
+def starting_overlay(app: Flask, engine: sa.Engine) -> tuple[Overlay, str | None]:
+    """Return the overlay to start with (the database's latest, else this node's copy) and the database's error."""
     try:
-        return read_overlay(engine), True
+        return read_overlay(engine), None
     except sa.exc.SQLAlchemyError as error:
         kept = cached_overlay(app)
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
         log.error(
             "could not read the knowledge version from the database at start (%s); answering with %s until it can",
-            str(error).splitlines()[0],
+            reason,
             f"this node's copy of knowledge version {kept.version}" if kept else "the shipped data",
         )
-        return kept or Overlay(), False
+        return kept or Overlay(), reason
 
 
-def load_knowledge(app: Flask, calibration: intent_model.Calibration) -> tuple[Knowledge, bool]:
+def load_knowledge(app: Flask, calibration: intent_model.Calibration) -> tuple[Knowledge, str | None]:
     """Load the knowledge base and the model of the latest version; build the index and train if missing or stale.
 
-    Return the knowledge and whether the database answered. The training data's words join
+    Return the knowledge, and the database's error if it did not answer. The training data's words join
     the articles' vocabulary, so the shared normaliser corrects typos towards words that
     either of them uses.
     """
     config = app.config
     engine = database_engine(app)
-    overlay, database_ok = starting_overlay(app, engine)
+    overlay, database_error = starting_overlay(app, engine)
     training = intent_data.merge_examples(
         intent_data.load_intents(config["INTENTS_PATH"]), overlay.examples, strict=False
     )
@@ -315,9 +316,11 @@ def load_knowledge(app: Flask, calibration: intent_model.Calibration) -> tuple[K
             if not base.index.ready:
                 log.error("index in %s is unreadable; rebuilding it from the articles", config["INDEX_DIR"])
                 build_index(base.library, config["INDEX_DIR"], full=True)
-    model = obtain_model(app, training, base.normalizer, calibration, overlay.version, engine if database_ok else None)
+    model = obtain_model(
+        app, training, base.normalizer, calibration, overlay.version, None if database_error else engine
+    )
     remember_overlay(app, overlay)
-    return Knowledge(base, training, model, overlay.version), database_ok
+    return Knowledge(base, training, model, overlay.version), database_error
 
 
 def sync_knowledge(app: Flask, latest: int | None = None) -> bool:
