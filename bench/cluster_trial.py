@@ -228,7 +228,18 @@ class Cluster:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.spawn(
             name,
-            [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
+            [
+                gunicorn,
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "--pid",
+                str(self.scratch / f"{name}.pid"),
+                "app:create_app()",
+            ],
             self.scratch / f"{name}.log",
             env=self.node_env(instance, **extra),
         )
@@ -321,6 +332,20 @@ def group_alive(pgid: int) -> bool:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 return True
     return False
+
+
+def children(pid: int) -> list[int]:
+    """Return the process ids whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def wait_port(port: int, timeout: float = 30) -> None:
@@ -559,6 +584,7 @@ class Trial:
             self.steady()
             self.sigterm()
             self.release()
+            self.code_release()
             self.kill_node()
             self.database_restart()
             self.redis_faults()
@@ -603,6 +629,34 @@ class Trial:
             "0 failed, none over 1 s",
             figures["failed"] == 0 and figures["slow"] == 0,
             **figures,
+        )
+
+    def code_release(self) -> None:
+        """USR2: a new master on the same socket loads the (new) code and forks; then the old master is stopped."""
+        old = self.cluster.groups["node1"]
+        pidfile = self.cluster.scratch / "node1.pid.2"
+
+        def upgrade() -> float:
+            started = time.monotonic()
+            os.kill(old.pid, signal.SIGUSR2)
+            while not pidfile.exists() and time.monotonic() - started < 120:
+                time.sleep(0.1)
+            new = int(pidfile.read_text().strip())
+            # Ready: the new master forked its two workers, and they ran their start-up hook.
+            while len(children(new)) < 2 and time.monotonic() - started < 180:
+                time.sleep(0.1)
+            time.sleep(1.0)
+            os.kill(old.pid, signal.SIGTERM)
+            old.wait(60)
+            return time.monotonic() - started
+
+        figures, _, seconds = self.window(upgrade, after=self.load_seconds)
+        self.row(
+            "release with new code: USR2, then SIGTERM of the old master once the new one serves",
+            "0 failed, none over 1 s",
+            figures["failed"] == 0 and figures["slow"] == 0,
+            **figures,
+            switch_s=round(seconds, 1),
         )
 
     def kill_node(self) -> None:
