@@ -6,6 +6,8 @@ rows here; everything below is counting and layout.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -140,8 +142,9 @@ def report_rows(reports: Reports) -> list[dict]:
     rows += [
         {**blank, "report": "top_intents", "key": i, "label": name, "count": n} for i, name, n in reports.top_intents
     ]
+    labels = {intent: name for intent, name, _ in reports.top_intents}
     rows += [
-        {**blank, "report": "intent_trend", "key": i, "day": d, "count": n}
+        {**blank, "report": "intent_trend", "key": i, "label": labels.get(i, ""), "day": d, "count": n}
         for i, counts in reports.trend
         for d, n in zip(reports.days, counts, strict=True)
     ]
@@ -229,3 +232,13 @@ def report_charts(reports: Reports, label) -> dict:
             value_texts=[f"{h.rate:.0%} helpful" for h in reports.by_section[:10]],
         ),
     }
+
+
+def report_csv(reports: Reports) -> str:
+    """Return the reports as CSV: one row per figure, the columns of ``report_rows``."""
+    rows = report_rows(reports)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

@@ -130,9 +130,11 @@ class Ranker:
             self._cached = 0
 
     def rank(
-        self, searcher, terms: Iterable[Term], scale: float | None, count: int
+        self, searcher, terms: Iterable[Term], scale: float | None, count: int, relevance: float = 0.0
     ) -> tuple[list[int], list[float], int]:
         """Return the best ``count`` docnums and their scores, best first, and how many documents matched.
+
+        With ``relevance``, a document scoring below that share of the best score counts as not matched.
 
         A document's score is the sum of the BM25F scores of the terms it contains. With
         ``scale``, Whoosh's coordination formula then favours documents that contain more
@@ -154,6 +156,9 @@ class Ranker:
         if scale and total_terms > 1:
             # Whoosh's CoordMatcher ("SQR" from the V-Twin paper).
             score = (score + (matching[matched] - 1) / (total_terms - scale) ** 2) * ((total_terms - 1) / total_terms)
+        if relevance and len(score):
+            keep = score >= relevance * score.max()
+            matched, score = matched[keep], score[keep]
         docnums, best = _top(matched, score, count)
         return docnums.tolist(), best.tolist(), len(matched)
 

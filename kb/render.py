@@ -128,9 +128,11 @@ class _TextWriter(HTMLParser):
 
     BLOCKS = {"p", "ul", "ol", "table", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "div"}
 
-    def __init__(self, links: bool):
+    def __init__(self, links: bool, markers: bool = True):
         super().__init__(convert_charrefs=True)
         self.links = links
+        self.markers = markers
+        self.in_head = False
         self.out: list[str] = []
         self.href: list[str | None] = []
         self.list_stack: list[list[int]] = []
@@ -150,7 +152,9 @@ class _TextWriter(HTMLParser):
             self._newline(1)
             marker = self.list_stack[-1] if self.list_stack else [-1]
             indent = "  " * (len(self.list_stack) - 1)
-            if marker[0] >= 0:
+            if not self.markers:
+                pass
+            elif marker[0] >= 0:
                 marker[0] += 1
                 self.out.append(f"{indent}{marker[0]}. ")
             else:
@@ -164,6 +168,8 @@ class _TextWriter(HTMLParser):
             self.out.append("\x00")
         elif tag == "a":
             self.href.append(dict(attrs).get("href"))
+        elif tag == "thead":
+            self.in_head = True
 
     def handle_endtag(self, tag):
         if tag in ("ul", "ol") and self.list_stack:
@@ -176,8 +182,13 @@ class _TextWriter(HTMLParser):
             text = "".join(self.out)
             start = text.rfind("\n") + 1
             cells = [cell.strip() for cell in text[start:].split("\x00")[1:]]
-            self.out = [text[:start] + ": ".join(cells) if len(cells) == 2 else text[:start] + " | ".join(cells)]
+            if self.in_head and not self.markers:
+                cells = []  # a table's column names ("Setting", "Value") are not its content
+            joined = ": ".join(cells) if len(cells) == 2 else (" | " if self.markers else ", ").join(cells)
+            self.out = [text[:start] + joined]
             self.cells = None
+        if tag == "thead":
+            self.in_head = False
         if tag in self.BLOCKS:
             self._newline(2)
 
@@ -190,12 +201,16 @@ class _TextWriter(HTMLParser):
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def html_to_text(fragment: str, links: bool = False) -> str:
-    """Return the readable text of an HTML fragment; with ``links``, URLs follow link text."""
+def html_to_text(fragment: str, links: bool = False, markers: bool = True) -> str:
+    """Return the readable text of an HTML fragment; with ``links``, URLs follow link text.
+
+    Without ``markers``, list items and table rows are lines of text only: no "- " or "1. "
+    in front, no row of column names, and cells joined as words (what a search snippet quotes).
+    """
     if "<" not in fragment and "&" not in fragment:
         # No markup (most headings): what the parser would return, without parsing.
         return re.sub(r"\s+", " ", fragment).strip()
-    writer = _TextWriter(links)
+    writer = _TextWriter(links, markers)
     writer.feed(fragment)
     writer.close()
     return writer.text()

@@ -24,7 +24,7 @@ from whoosh.lang.porter2 import exceptional_forms, stem
 from kb.articles import Library
 from kb.index import ANALYZER, ARTICLE, POINTER, SEARCH_FIELDS, open_index
 from kb.ranking import Ranker
-from kb.render import escape
+from kb.render import escape, html_to_text
 from kb.text import QUESTION_WORDS, Normalizer
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,13 @@ SNIPPET_CHARS = 180
 # Context kept on each side of the marked words, and how many fragments a snippet joins.
 SNIPPET_SURROUND = 60
 SNIPPET_FRAGMENTS = 2
+# A result scoring below this share of the best one is noise (a section that mentions one of the
+# words in passing): it is neither shown nor counted.
+RELEVANCE_SHARE = 0.2
+# A sentence ends at . ! ? or … followed by space and what can start a sentence.
+SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+(?=[\"“(\[]?[A-Z0-9])")
+# Separators between the title of an article and of its section, as the pages show them.
+HEADING_SEPARATOR = " › "
 # Coordination bonus: a result matching more of the query's words ranks higher,
 # but no single word is required (a help-center user's words are rarely all there).
 COORDINATION = 0.9
@@ -53,6 +60,22 @@ class SearchHit:
     slug: str
     anchor: str
 
+    @property
+    def heading(self) -> str:
+        """Return the result's title as the pages show it: "Article › Section" (or the article alone)."""
+        return f"{self.title}{HEADING_SEPARATOR}{self.section}" if self.section else self.title
+
+
+@dataclass(frozen=True)
+class ResultGroup:
+    """The results of one article on a page: the article, and its sections in rank order."""
+
+    title: str
+    slug: str
+    url: str
+    summary: str
+    hits: tuple[SearchHit, ...]
+
 
 @dataclass(frozen=True)
 class SearchPage:
@@ -64,6 +87,18 @@ class SearchPage:
     page: int
     pages: int
     suggestion: str | None
+    articles: int = 0  # how many articles the counted results come from (when all of them were seen)
+
+    def groups(self, library: Library, article_url: str = "/articles/") -> tuple[ResultGroup, ...]:
+        """Group this page's hits by article, in the order of each article's best hit."""
+        found: dict[str, list[SearchHit]] = {}
+        for hit in self.hits:
+            found.setdefault(hit.slug, []).append(hit)
+        return tuple(
+            ResultGroup(article.title, slug, article_url + slug, article.summary, tuple(hits))
+            for slug, hits in found.items()
+            if (article := library.articles.get(slug)) is not None
+        )
 
 
 class _Generation:
@@ -219,7 +254,9 @@ def search(
     # one of its own sections already ranks above it.
     wanted = page * limit
     terms = list(query.iter_all_terms())  # a walk of the whole query tree: once
-    docnums, scores, matched = ranker.rank(searcher, terms, coordination(query), wanted + limit)
+    docnums, scores, matched = ranker.rank(
+        searcher, terms, coordination(query), wanted + limit, relevance=RELEVANCE_SHARE
+    )
     body_terms = frozenset(term for field, term in terms if field == "body")
     hits: list[SearchHit] = []
     ranked_articles: set[str] = set()
@@ -241,13 +278,20 @@ def search(
     total = max(0, matched - dropped)
     pages = -(-total // limit) if limit else 0
     hits_on_page = tuple(hits[(page - 1) * limit : wanted])
-    return SearchPage(text, total, hits_on_page, page, pages, suggestion)
+    # Every counted result was looked at: the number of articles they come from is exact.
+    articles = len(ranked_articles) if len(docnums) >= matched else 0
+    return SearchPage(text, total, hits_on_page, page, pages, suggestion, articles)
+
+
+@functools.lru_cache(maxsize=2048)
+def snippet_source(section_html: str) -> str:
+    """Return a section's text as snippets quote it: one line per paragraph, list item or table row, no markup."""
+    return html_to_text(section_html, markers=False)
 
 
 def _hit(article, anchor: str, score: float, body_terms: frozenset[str], article_url: str) -> SearchHit:
     section = article.section(anchor)
-    # Snippets are one line: tables and lists read badly when their line breaks survive.
-    text = " ".join((section.text if section else article.summary).split())
+    text = snippet_source(section.html) if section else article.summary
     snippet = snippet_html(text, body_terms)
     url = article_url + article.slug + (f"#{anchor}" if anchor else "")
     return SearchHit(
@@ -309,41 +353,103 @@ def _matches(text: str, terms: frozenset[str]) -> list[tuple[int, int, str]]:
     return found
 
 
+def _units(text: str) -> list[tuple[str, int, int]]:
+    """Split text into sentences, list items and table rows: (text, line number, place in the text)."""
+    units, seen, place = [], set(), 0
+    for number, line in enumerate(text.split("\n")):
+        for sentence in SENTENCE_END_RE.split(" ".join(line.split())):
+            if not sentence:
+                continue  # a blank line between paragraphs is no gap in the text
+            key = sentence.casefold()
+            place += 1
+            # The same sentence twice (in a paragraph and again in a table) is quoted once.
+            if key not in seen:
+                seen.add(key)
+                units.append((sentence, number, place))
+    return units
+
+
 @functools.lru_cache(maxsize=4096)
 def snippet_html(text: str, terms: frozenset[str]) -> str:
-    """Return up to two fragments of ``text`` around the words whose stems are in ``terms``, marked and escaped.
+    """Return the sentences, list items or table rows of ``text`` that hold the words whose stems are in
+    ``terms``, marked and escaped.
 
-    Matches close together share a fragment of at most ``SNIPPET_CHARS`` characters; the
-    fragments with the most different words (then the most matches) win and are shown in
-    text order. Without a match, the start of the text stands in.
+    A snippet starts where a sentence (or an item, or a row) starts, never inside one: the
+    unit with the most different words (then the most matches) comes first, a second one is
+    added if it brings other words and fits in ``SNIPPET_CHARS``, and a short snippet takes
+    the following unit as context. Units are shown in text order; a gap between them is an
+    ellipsis. Only a unit longer than ``SNIPPET_CHARS`` is cut, at spaces around its matches.
+    Without a match, the text's first units stand in. Lines of ``text`` are units of their
+    own (paragraphs, items, rows), so a snippet never runs two list items into one sentence.
 
     The same sections come back for the same popular words, so recent snippets are kept
-    (the function depends on its arguments alone); a new pair costs about 30 microseconds.
+    (the function depends on its arguments alone).
     """
-    matches = _matches(text, terms) if text and terms else []
-    if not matches:
-        return escape(text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + ("…" if len(text) > SNIPPET_CHARS else ""))
-    groups = []
-    first = 0
-    for i in range(1, len(matches) + 1):
-        if (
-            i == len(matches)
-            or matches[i][0] - matches[i - 1][1] > SNIPPET_SURROUND
-            or matches[i][1] - matches[first][0] > SNIPPET_CHARS - SNIPPET_SURROUND
-        ):
-            group = matches[first:i]
-            groups.append((len({root for _, _, root in group}), len(group), -first, group))
-            first = i
-    best = sorted(groups, reverse=True)[:SNIPPET_FRAGMENTS]
-    fragments = [_fragment(text, group) for *_, group in sorted(best, key=lambda g: -g[2])]
-    return " … ".join(fragments)
+    units = _units(text)
+    if not units:
+        return ""
+    found = [_matches(unit, terms) if terms else [] for unit, *_ in units]
+    ranked = sorted(
+        (i for i in range(len(units)) if found[i]),
+        key=lambda i: (-len({root for *_, root in found[i]}), -len(found[i]), i),
+    )
+    chosen: list[int] = []
+    if ranked:
+        chosen.append(ranked[0])
+        words = {root for *_, root in found[ranked[0]]}
+        for i in ranked[1:]:
+            if len(chosen) == SNIPPET_FRAGMENTS:
+                break
+            new_words = {root for *_, root in found[i]} - words
+            if new_words and _length(units, [*chosen, i]) <= SNIPPET_CHARS:
+                chosen.append(i)
+                words |= new_words
+    else:
+        chosen.append(0)
+    # Room left: the sentence after the best one says what it was about (and after a lead-in
+    # such as "IMAP:", what it leads into).
+    following = chosen[0] + 1
+    while following < len(units) and following not in chosen and _length(units, [*chosen, following]) <= SNIPPET_CHARS:
+        chosen.append(following)
+        if not units[following][0].endswith(":"):
+            break
+        following += 1
+    chosen.sort()
+    pieces = []
+    for n, i in enumerate(chosen):
+        if n:
+            previous = chosen[n - 1]
+            if units[previous][2] + 1 != units[i][2]:
+                pieces.append(" … ")
+            elif units[previous][1] != units[i][1] and units[previous][0][-1:] not in ".:!?;…":
+                pieces.append("; ")  # two list items or table rows: kept apart
+            else:
+                pieces.append(" ")
+        unit = units[i][0]
+        pieces.append(_fragment(unit, found[i]) if found[i] else _cut(unit))
+    return "".join(pieces)
+
+
+def _length(units: list[tuple[str, int, int]], indexes: list[int]) -> int:
+    return sum(min(len(units[i][0]), SNIPPET_CHARS) for i in indexes) + 3 * (len(indexes) - 1)
+
+
+def _cut(unit: str) -> str:
+    """Return a unit without a match, escaped, cut at a space before ``SNIPPET_CHARS``."""
+    if len(unit) <= SNIPPET_CHARS:
+        return escape(unit)
+    return escape(unit[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…")
 
 
 _OPEN, _CLOSE = "\ue000", "\ue001"
 
 
 def _fragment(text: str, group: list[tuple[int, int, str]]) -> str:
-    """Mark the matches of one group, with whole words of context around them."""
+    """Mark the matches in one unit; a unit too long to quote whole is cut at spaces around them."""
+    if len(text) <= SNIPPET_CHARS:
+        return _marked(text, group, 0, len(text))
+    # Keep the matches that fit in one stretch of the snippet's length, from the first.
+    group = [m for m in group if m[1] - group[0][0] <= SNIPPET_CHARS - SNIPPET_SURROUND] or group[:1]
     start, end = group[0][0], group[-1][1]
     room = max(0, SNIPPET_CHARS - (end - start)) // 2
     left = max(0, start - min(SNIPPET_SURROUND, room))
@@ -354,6 +460,12 @@ def _fragment(text: str, group: list[tuple[int, int, str]]) -> str:
     if right < len(text):
         space = text.rfind(" ", end, right + 1)
         right = space if space >= 0 else end
+    # A cut shows an ellipsis; the start of a sentence does not need one.
+    return ("…" if left > 0 else "") + _marked(text, group, left, right) + ("…" if right < len(text) else "")
+
+
+def _marked(text: str, group: list[tuple[int, int, str]], left: int, right: int) -> str:
+    """Return ``text[left:right]`` escaped, with the matches of ``group`` in ``<mark>``."""
     pieces = []
     position = left
     for match_start, match_end, _ in group:

@@ -38,6 +38,10 @@ SIGN_OFF_RE = re.compile(
 # A sign-off is followed by at most a name, a title and a company.
 SIGN_OFF_TAIL_LINES = 3
 SIGN_OFF_TAIL_CHARS = 60
+# A person's name as people sign: one to three words, each starting with a capital letter
+# ("Maria", "Jean-Luc Picard", "Anne O'Neil", "José"), at most 40 characters.
+NAME_RE = re.compile(r"[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,2}")
+NOT_NAMES = frozenset({"sent", "from", "get", "outlook", "iphone", "android", "regards", "thanks", "best"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,27 @@ class CustomerMessage:
     def trimmed(self) -> bool:
         """Return whether anything was removed."""
         return bool(self.quoted or self.signature)
+
+    @property
+    def name(self) -> str:
+        """Return the name the customer signed with ("Thanks, Maria" -> "Maria"), or "" if none is clear."""
+        return signed_name(self.signature)
+
+
+def signed_name(signature: str) -> str:
+    """Return the name in a sign-off: after "Thanks," on its line or on the next line; "" if it does not read as one."""
+    lines = [line.strip() for line in signature.split("\n") if line.strip()]
+    if not lines or not SIGN_OFF_RE.match(lines[0]):
+        return ""
+    _, _, after = lines[0].partition(",")
+    candidate = after.strip() or (lines[1] if len(lines) > 1 else "")
+    candidate = candidate.strip().rstrip(".!")
+    if len(candidate) > 40 or not NAME_RE.fullmatch(candidate):
+        return ""
+    words = candidate.split()
+    if any(not word[0].isupper() for word in words) or words[0].lower() in NOT_NAMES:
+        return ""
+    return candidate
 
 
 def clean_message(raw: str) -> CustomerMessage:

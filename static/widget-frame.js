@@ -21,7 +21,8 @@
       incoming: "Incoming mail", outgoing: "Outgoing mail", server: "Server", port: "Port", security: "Security",
       alternative: "Alternative", altValue: "port {port} with {security}", username: "Username",
       authentication: "Authentication", copy: "Copy", copied: "Copied", contact: "Contact support",
-      one: "1 article found", many: "{n} articles found", none: "No articles match “{q}”.",
+      one: "1 result", many: "{n} results", inOne: " in 1 article", inMany: " in {n} articles",
+      none: "No articles match “{q}”.", english: "",
       didYouMean: "Did you mean:", askInstead: "Ask the assistant instead", back: "Back", newTab: "Open in new tab",
       loading: "Loading…", answer: "New answer", you: "You said", bot: "Assistant said"
     },
@@ -37,7 +38,8 @@
       incoming: "Posteingang", outgoing: "Postausgang", server: "Server", port: "Port", security: "Sicherheit",
       alternative: "Alternative", altValue: "Port {port} mit {security}", username: "Benutzername",
       authentication: "Anmeldung", copy: "Kopieren", copied: "Kopiert", contact: "Support kontaktieren",
-      one: "1 Artikel gefunden", many: "{n} Artikel gefunden", none: "Keine Artikel zu „{q}“.",
+      one: "1 Treffer", many: "{n} Treffer", inOne: " in 1 Artikel", inMany: " in {n} Artikeln",
+      none: "Keine Artikel zu „{q}“.", english: "Die Antworten und Artikel sind auf Englisch.",
       didYouMean: "Meinten Sie:", askInstead: "Stattdessen den Assistenten fragen", back: "Zurück",
       newTab: "In neuem Tab öffnen", loading: "Wird geladen…", answer: "Neue Antwort", you: "Sie", bot: "Assistent"
     },
@@ -54,7 +56,8 @@
       incoming: "Courrier entrant", outgoing: "Courrier sortant", server: "Serveur", port: "Port", security: "Sécurité",
       alternative: "Autre option", altValue: "port {port} avec {security}", username: "Identifiant",
       authentication: "Authentification", copy: "Copier", copied: "Copié", contact: "Contacter le support",
-      one: "1 article trouvé", many: "{n} articles trouvés", none: "Aucun article pour « {q} ».",
+      one: "1 résultat", many: "{n} résultats", inOne: " dans 1 article", inMany: " dans {n} articles",
+      none: "Aucun article pour « {q} ».", english: "Les réponses et les articles sont en anglais.",
       didYouMean: "Vouliez-vous dire :", askInstead: "Demander plutôt à l’assistant", back: "Retour",
       newTab: "Ouvrir dans un nouvel onglet", loading: "Chargement…", answer: "Nouvelle réponse", you: "Vous",
       bot: "Assistant"
@@ -126,6 +129,12 @@
   }
 
   function list(value) { return Array.isArray(value) ? value : []; }
+
+  // Text from the help center is English: say so to screen readers on a German or French panel.
+  function english(node) {
+    if (lang !== "en") { node.lang = "en"; }
+    return node;
+  }
 
   function str(value) { return typeof value === "string" ? value : ""; }
 
@@ -377,7 +386,10 @@
   function render() {
     log.textContent = "";
     var greeting = el("li", "msg bot");
-    greeting.appendChild(el("div", "bubble", (params.get("greeting") || "").trim().slice(0, 300) || L.greeting));
+    var hello = greeting.appendChild(el("div", "bubble"));
+    hello.appendChild(el("p", "", (params.get("greeting") || "").trim().slice(0, 300) || L.greeting));
+    // Labels follow the page's language; answers and articles are written in English, and say so.
+    if (L.english) { hello.appendChild(el("p", "note", L.english)); }
     log.appendChild(greeting);
     state.messages.forEach(function (message, index) {
       var last = index === state.messages.length - 1;
@@ -414,6 +426,7 @@
   function botItem(message, last) {
     var data = message.data, item = el("li", "msg bot"), bubble = el("div", "bubble");
     item.appendChild(el("span", "vh", L.bot + ":"));
+    english(bubble);
     var parts = splitAnswer(data);
     bubble.appendChild(parts.body);
     if (parts.structured) {
@@ -502,8 +515,8 @@
       row(L.port, String(s.port));
       row(L.security, str(s.security));
       if (s.alternative) { row(L.alternative, fmt(L.altValue, { port: s.alternative.port, security: str(s.alternative.security) })); }
-      row(L.username, str(s.username));
-      row(L.authentication, str(s.authentication));
+      english(row(L.username, str(s.username)));
+      english(row(L.authentication, str(s.authentication)));
     });
     return box;
   }
@@ -654,7 +667,10 @@
 
   function showResults(text, data) {
     var hits = list(data.results);
-    searchStatus.textContent = hits.length ? fmt(data.total === 1 ? L.one : L.many, { n: data.total }) : fmt(L.none, { q: text });
+    // Results are sections: how many, and (when the server knows) from how many articles.
+    var count = fmt(data.total === 1 ? L.one : L.many, { n: data.total });
+    if (data.articles > 0) { count += fmt(data.articles === 1 ? L.inOne : L.inMany, { n: data.articles }); }
+    searchStatus.textContent = hits.length ? count : fmt(L.none, { q: text });
     announce(searchStatus.textContent);
     if (data.suggestion) {
       var hint = searchStatus.appendChild(el("span", "hint", " " + L.didYouMean + " "));
@@ -676,6 +692,7 @@
       a.href = new URL(safeUrl(hit.url) || "#", location.href).href;
       a.target = "_blank";
       a.rel = "noopener";
+      english(a);
       a.appendChild(el("span", "t", str(hit.section) || str(hit.title)));
       if (hit.section) { a.appendChild(el("span", "w", str(hit.title))); }
       a.appendChild(el("span", "snip")).appendChild(clean(hit.snippet, SNIPPET));
@@ -762,6 +779,7 @@
   // --- start ----------------------------------------------------------------------
 
   document.documentElement.lang = lang;
+  english(article);
   document.title = fmt(L.title, { provider: cfg.provider });
   $("title").textContent = document.title;
   [].forEach.call(document.querySelectorAll("[data-l]"), function (n) { n.textContent = L[n.dataset.l]; });

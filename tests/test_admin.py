@@ -156,7 +156,8 @@ def test_every_failure_signal_is_listed_grouped_with_kinds_counts_and_examples(g
     assert "qwxzv plok" in page and "<li>qwxz</li>" not in page
     first = rows[0]
     assert "How do I enable POP3?" in first and "enabel pop 3" in first and "pop3 enable" in first
-    assert "bot fell back (2)" in first and "search found nothing (1)" in first and '<td class="num">3</td>' in first
+    assert "bot fell back (2)" in first and "search found nothing (1)" in first
+    assert '<td class="num" data-label="Count">3</td>' in first
     assert re.search(r"<time datetime=\"\d{4}-\d\d-\d\dT\d\d:\d\dZ\">", first)
     text = " ".join(rows)
     assert "low-confidence answer (1)" in text and "imap port" in text
@@ -427,3 +428,20 @@ def test_reports_draw_accessible_svg_charts_beside_their_tables(gap_app, agent):
     assert re.search(r"<th scope=\"row\">Turning on POP3</th><td class=\"num\">3</td>", page)
     assert "50% helpful" in page
     assert re.search(r'<rect class="bar series-0" x="[\d.]+" y="0" width="[\d.]+" height="22">', page)
+    # The per-day table names intents as people read them, not by their ids.
+    trend = page.split('id="trend-heading"')[1].split("</table>")[0]
+    assert '<th scope="col" class="num">Turning on POP3</th>' in trend and ">pop3_enable<" not in trend
+
+
+def test_the_reports_page_offers_the_figures_as_a_csv_download(gap_app, agent):
+    record(gap_app, kind="ask", channel="widget", text="q", intent="pop3_enable", confidence=0.9, fallback=False)
+    settle(gap_app)
+    page = agent.get("/admin/reports?days=7").get_data(as_text=True)
+    assert 'href="/admin/reports.csv?days=7" download' in page and "flask report" in page
+    response = agent.get("/admin/reports.csv?days=7")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="report-7-days.csv"'
+    printed = gap_app.test_cli_runner().invoke(args=["report", "--format", "csv", "--days", "7"])
+    assert response.get_data(as_text=True) == printed.stdout
+    assert "intent_trend,pop3_enable,Turning on POP3," in printed.stdout
+    assert gap_app.test_client().get("/admin/reports.csv").status_code == 302  # agents only

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import AGENT_PASSWORD, create_agent, csrf_token, make_config, sign_in
+from conftest import AGENT_PASSWORD, CSRF_RE, create_agent, csrf_token, make_config, sign_in
 
 from app import create_app
 from web.extensions import MIGRATIONS_DIR, db
@@ -245,13 +245,41 @@ def test_no_console_or_reply_api_without_signing_in(agent_app):
     assert response.status_code == 401 and response.is_json
 
 
-def test_session_cookie_is_httponly_lax_and_secure_outside_debug_and_testing(tmp_path):
-    app = create_app(make_config(tmp_path, TESTING=False))
-    assert app.config["SESSION_COOKIE_SECURE"] is True
-    create_agent(app, EMAIL)
+def session_cookie(app, base_url: str) -> str:
     client = app.test_client()
-    response = sign_in(client, EMAIL)
-    cookie = response.headers["Set-Cookie"]
+    response = client.post(
+        "/agent/login",
+        base_url=base_url,
+        data={"csrf_token": csrf_token_at(client, base_url), "email": EMAIL, "password": AGENT_PASSWORD},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Set-Cookie"]
+
+
+def csrf_token_at(client, base_url: str) -> str:
+    match = CSRF_RE.search(client.get("/agent/login", base_url=base_url).get_data(as_text=True))
+    return match.group(1)
+
+
+def test_session_cookie_is_secure_in_production_and_over_https(tmp_path):
+    production = create_app(make_config(tmp_path / "prod", TESTING=False, PRODUCTION=True, LOG_JSON=False))
+    create_agent(production, EMAIL)
+    cookie = session_cookie(production, "http://help.example.com")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
-    testing = create_app(make_config(tmp_path / "testing"))
-    assert testing.config["SESSION_COOKIE_SECURE"] is False
+    development = create_app(make_config(tmp_path / "dev", TESTING=False, LOG_JSON=False))
+    create_agent(development, EMAIL)
+    assert "Secure" in session_cookie(development, "https://dev-vm.example:5000")
+
+
+def test_a_development_run_over_plain_http_signs_in_on_any_host_name(tmp_path):
+    app = create_app(make_config(tmp_path, TESTING=False, LOG_JSON=False))
+    create_agent(app, EMAIL)
+    cookie = session_cookie(app, "http://dev-vm.example:5000")
+    # A browser drops a Secure cookie that came over plain HTTP: the next form would "expire".
+    assert "Secure" not in cookie and "HttpOnly" in cookie
+
+
+def test_a_configured_secure_flag_wins(tmp_path):
+    app = create_app(make_config(tmp_path, SESSION_COOKIE_SECURE=True))
+    create_agent(app, EMAIL)
+    assert "Secure" in session_cookie(app, "http://localhost")

@@ -12,7 +12,7 @@ from conftest import ROOT, create_agent, csrf_token, make_config, sign_in
 from app import create_app
 from web.extensions import db
 from web.models import Event, utcnow
-from web.state import state
+from web.state import knowledge, state
 
 WIDGET = {"Referer": "http://localhost/widget/?lang=en"}
 
@@ -116,9 +116,13 @@ def test_an_article_has_a_helpfulness_form_that_works_without_javascript(lapp):
         "/articles/email-protocols/feedback", data={"csrf_token": token, "vote": "down", "reason": "not_answered"}
     )
     assert response.status_code == 302
-    assert response.headers["Location"] == "/articles/email-protocols?feedback=thanks#feedback"
+    assert response.headers["Location"] == "/articles/email-protocols?feedback=sorry#feedback"
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Thanks for your feedback" in thanks and 'name="vote"' not in thanks
+    # A "No" is a dead end no more: the assistant and a person are offered right there.
+    support = knowledge(lapp).base.settings.support
+    assert 'data-help="open"' in thanks and "Ask the assistant" in thanks
+    assert f'<a href="{support.url}">{support.label}</a>' in thanks.split('id="feedback"')[1]
     [vote] = stored(lapp, kind="vote")
     assert (vote.helpful, vote.reason, vote.target, vote.channel) == (
         False,

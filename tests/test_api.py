@@ -7,11 +7,22 @@ def test_search_returns_sections_with_anchored_urls(client):
     data = client.get("/api/search?q=outgoing+server&limit=3").get_json()
     assert data["query"] == "outgoing server" and data["total"] >= 1
     first = data["results"][0]
-    assert set(first) == {"title", "section", "url", "snippet", "score"}
+    assert set(first) == {"title", "section", "heading", "article", "url", "snippet", "score"}
     assert first["url"] == "/articles/email-client-settings#outgoing-mail-smtp"
     assert first["section"] == "Outgoing mail (SMTP)"
+    assert first["heading"] == "Email client settings › Outgoing mail (SMTP)"
+    assert first["article"] == "email-client-settings"
     assert "<mark>" in first["snippet"]
     assert len(data["results"]) <= 3
+
+
+def test_search_counts_results_and_the_articles_they_come_from(client):
+    data = client.get("/api/search?q=pop3&limit=50").get_json()
+    assert data["total"] == len(data["results"])
+    assert data["articles"] == len({r["article"] for r in data["results"]}) >= 2
+    # Two sections share the title "POP3 (Not Supported)"; their headings tell them apart.
+    headings = [r["heading"] for r in data["results"]]
+    assert len(headings) == len(set(headings))
 
 
 def test_search_suggests_a_spelling(client):

@@ -106,3 +106,28 @@ def test_what_is_reported_is_the_answer_given_when_the_policy_overrules_the_clas
     assert data["answer"]["text"].startswith("No")
     assert not data["fallback"] and data["intent"] == "pop3_enable" and data["confidence"] == 0.15
     assert "pop3_enable" not in [a["intent"] for a in data["alternatives"]]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Wie aktiviere ich POP3?", "Können Sie POP3 für mein Konto aktivieren?", "Comment activer POP3 ?",
+     "Pouvez-vous activer le POP3 sur mon compte ?"],
+)
+def test_german_and_french_pop3_questions_get_the_policy_answer(client, question):
+    data = ask(client, question)
+    assert data["intent"] == "pop3_enable" and not data["fallback"]
+    assert "not supported" in data["answer"]["text"] and data["settings"]["incoming"]["host"] == SETTINGS.imap.host
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [("Was ist der Posteingangsserver?", "imap_settings"), ("Quel est le serveur entrant ?", "imap_settings"),
+     ("Postausgangsserver Port", "smtp_settings"), ("Quel est le serveur sortant ?", "smtp_settings"),
+     ("Welche Einstellungen für Outlook?", "server_settings"),
+     ("Quels paramètres pour Thunderbird ?", "server_settings")],
+)
+def test_german_and_french_settings_questions_reach_the_settings_answers(client, question, intent):
+    # The lexicon's spellings turn "Posteingangsserver" and "serveur entrant" into "incoming server".
+    data = ask(client, question)
+    assert (data["intent"], data["fallback"]) == (intent, False)
+    assert data["settings"]

@@ -5,12 +5,16 @@ import json
 import re
 
 import pytest
+import sqlalchemy as sa
 from conftest import create_agent, csrf_token, sign_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb import DEFAULT_SETTINGS_PATH
 from kb.settings import load_settings
+from web.extensions import db
+from web.models import Event
+from web.state import knowledge, state
 
 SETTINGS = load_settings(DEFAULT_SETTINGS_PATH)
 HOST = "http://localhost/"
@@ -164,7 +168,7 @@ def test_console_shows_the_settings_check_beside_the_answer(agent_client):
     )
     page = paste(agent_client, message=message).get_data(as_text=True)
     aside = page.split('<aside class="console-checker', 1)[1].split("</aside>", 1)[0]
-    assert "Settings check" in aside and "verdict-row--error" in aside
+    assert "Settings check" in aside and "verdict-card--error" in aside and "<table" not in aside
     assert SETTINGS.imap.host in aside  # the correct value, read from the settings
 
 
@@ -196,11 +200,43 @@ def test_console_flags_missing_names_with_a_visible_marker(app, agent_client):
     create_agent(app, "nameless@example.com")
     client = app.test_client()
     sign_in(client, "nameless@example.com")
-    page = paste(client, customer_name="", signature="").get_data(as_text=True)
-    assert 'class="notice notice--warn missing"' in page
+    unsigned = PASTED.replace("Thanks,\nAnna\n", "")
+    page = paste(client, message=unsigned, customer_name="", signature="").get_data(as_text=True)
+    assert 'class="notice notice--warning missing"' in page
     assert "<strong>customer name</strong>, <strong>agent name</strong>" in page
     text = textarea(page, "reply-text")
     assert text.startswith("Hello [customer name],") and text.endswith("Best regards,\n[agent name]\n")
+
+
+def test_the_name_the_customer_signed_with_greets_them(agent_client, client, api_token):
+    page = paste(agent_client, customer_name="").get_data(as_text=True)  # PASTED ends "Thanks,\nAnna"
+    assert textarea(page, "reply-text").startswith("Hello Anna,\n")
+    assert "missing" not in page.split('id="composer-title"')[1].split("</section>")[0].lower()
+    assert re.search(r'<input[^>]*name="customer_name"[^>]*value="Anna"', page)
+    assert "The customer signed as <strong>Anna</strong>" in page
+    # The agent's own entry wins; the API does the same.
+    assert textarea(paste(agent_client, customer_name="Ms Berg").get_data(as_text=True), "reply-text").startswith(
+        "Hello Ms Berg,"
+    )
+    data = reply_api(client, api_token, message="Which port for SMTP?\n\nThanks, Maria", format="text").get_json()
+    assert data["reply"].startswith("Hello Maria,") and data["customer_name"] == "Maria" and data["missing"] == []
+
+
+def test_console_and_inbox_agree_when_the_bot_would_ask_to_clarify(app, agent_client):
+    # A question the shipped model is unsure about between two intents: the widget would ask which.
+    question = "which port for imap and smtp"
+    asked = app.test_client().post("/api/ask", json={"question": question}).get_json()
+    assert asked["clarify"], "pick a question the model asks to clarify"
+    page = html.unescape(paste(agent_client, message=question).get_data(as_text=True))
+    line = page.split('class="intent-line"')[1].split("</p>")[0]
+    choices = [a["intent"] for a in asked["alternatives"]]
+    labels = [knowledge(app).base.responses.label(i) for i in choices]
+    assert "Not sure" in line and all(label in line for label in labels) and "bot asked to clarify" in line
+    assert state(app).events.flush()
+    with app.app_context():
+        newest = sa.select(Event).where(Event.kind == "ask").order_by(Event.id.desc())
+        last = db.session.execute(newest).scalars().first()
+    assert last.text == question and last.clarify
 
 
 def test_console_prefills_the_signature_with_the_agents_name(agent_client):

@@ -5,6 +5,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from web.state import knowledge
+
 
 def test_home_lists_categories_and_articles(client):
     html = client.get("/").get_data(as_text=True)
@@ -67,5 +69,8 @@ def test_pages_send_a_strict_csp_and_use_no_inline_code(client, url):
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script"
     assert not re.search(r"\sstyle=|<style", html), "inline style"
     assert not re.search(r"\son[a-z]+=", html), "inline event handler"
-    assert not re.search(r"(src|href)=\"https?://", html), "external host"
+    assert not re.search(r"src=\"https?://|<link[^>]*href=\"https?://", html), "external host"
+    # The one link off the site: to a person, where the settings file says.
+    support = knowledge(client.application).base.settings.support
+    assert set(re.findall(r'<a [^>]*href="(https?://[^"]+)"', html)) <= {support.url}
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -268,3 +268,50 @@ def test_a_corrupt_model_is_retrained_on_start(tmp_path, caplog):
         app = create_app(make_config(tmp_path))
     assert "unreadable" in caplog.text and "retrained" in caplog.text
     assert app.test_client().post("/api/ask", json={"question": "hello"}).status_code == 200
+
+
+def test_logs_are_readable_text_in_development_and_json_in_production(tmp_path):
+    from web.observability import TextFormatter, log_as_json
+
+    assert not log_as_json(create_app(make_config(tmp_path / "dev")))
+    assert log_as_json(create_app(make_config(tmp_path / "prod", PRODUCTION=True)))
+    assert not log_as_json(create_app(make_config(tmp_path / "debug", PRODUCTION=True, DEBUG=True)))
+    assert log_as_json(create_app(make_config(tmp_path / "chosen", LOG_JSON=True)))
+    record = logging.LogRecord("access", logging.INFO, __file__, 1, "%s %s %s %.1f ms", ("GET", "/", 200, 3.14), None)
+    assert TextFormatter().format(record).endswith(" INFO    access: GET / 200 3.1 ms")
+
+
+def test_one_line_per_request_and_no_colour_codes_in_json():
+    from web.observability import DevServerRequestLines
+
+    # What Werkzeug's development server logs for each request, coloured, besides the app's access line.
+    line = ("127.0.0.1", "now", "\x1b[32mGET / 200\x1b[0m")
+    served = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s - - [%s] %s\n", line, None)
+    running = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, " * Running on %s", ("http://x",), None)
+    assert not DevServerRequestLines().filter(served) and DevServerRequestLines().filter(running)
+    warning = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "\x1b[31mdevelopment server\x1b[0m", (), None)
+    assert json.loads(JsonFormatter().format(warning))["message"] == "development server"
+
+
+def test_a_flask_command_prints_only_its_own_output(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, TINY_INTENTS, TINY_RESPONSES
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    config = {
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "INDEX_DIR": str(tmp_path / "index"),
+        "INTENTS_PATH": str(TINY_INTENTS),
+        "RESPONSES_PATH": str(TINY_RESPONSES),
+        "SECRET_KEY": "test",
+    }
+    # Flask calls the factory with these literal arguments, as a deployment's `--app` could.
+    flask = [sys.executable, "-m", "flask", "--app", f"app:create_app({config!r})", "report", "--format", "csv"]
+    done = subprocess.run([*flask, "--days", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The first start builds the index, trains the model and migrates the database: none of it is printed.
+    assert done.stdout.startswith("report,key,label,day,count,helpful,not_helpful,rate\n")
+    assert done.stderr == "0 questions, 0 searches over 1 days\n"

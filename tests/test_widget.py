@@ -152,7 +152,7 @@ def test_any_origin_can_be_allowed_on_purpose(tmp_path):
 
 
 def test_feedback_is_validated_and_logged(client, caplog):
-    with caplog.at_level(logging.INFO, logger="app"):
+    with caplog.at_level(logging.INFO, logger="web.views.api"):
         response = client.post("/api/feedback", json={"intent": "pop3_enable", "helpful": False, "session": "s-1"})
     assert response.status_code == 202 and response.get_json() == {"status": "logged"}
     assert "feedback: intent=pop3_enable helpful=False session=s-1" in caplog.text

@@ -33,6 +33,11 @@ from web.views import register_views
 from web.views.api import load_openapi
 
 
+def support_link(app: Flask):
+    """Return where pages send people who want a person (``support.url`` and ``.label`` of the settings file)."""
+    return knowledge(app).base.settings.support
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application; ``config`` (tests) replaces the instance file and environment."""
     # Tests give their own instance folder, so no state of a developer's is read or written;
@@ -77,7 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errors(app)
     app.after_request(add_cors_headers)
     app.after_request(add_security_headers)
-    app.context_processor(lambda: {"provider": knowledge(app).base.settings.provider})
+    app.context_processor(lambda: {"provider": knowledge(app).base.settings.provider, "support": support_link(app)})
     init_cli(app)
     with app.app_context():
         # Start-up is done with the database: a server that forks workers now hands them no connection.

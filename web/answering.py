@@ -141,6 +141,12 @@ class Draft:
     alternatives: tuple[Alternative, ...]
     replies: dict[str, Reply]
     links: tuple[tuple[str, str], ...]
+    # What the bot did with the message as it stands (the inbox records the same): asked the
+    # customer to choose between these intents; the agent gets the first one's answer.
+    clarify: tuple[Alternative, ...] = ()
+    # The customer's name the reply greets: the agent's, or the one the customer signed with.
+    customer_name: str = ""
+    name_from_signature: bool = False
 
 
 def draft_reply(
@@ -164,10 +170,14 @@ def draft_reply(
     question = message.text[: current_app.config["ASK_MAX_CHARS"]]
     answered = respond(question, current)
     prediction, answer = answered.prediction, answered.answer
-    if intent or prediction.clarify:
+    if intent or answered.clarify:
         # Agents get the answer itself, not the widget's clarifying question; they see the choices.
         answer = kb.answer(base, question, intent or prediction.intent)
     confidences = dict(prediction.ranking)
+    offered = () if intent else answered.choices
+    clarify = tuple(Alternative(i, base.responses.label(i), confidences.get(i, 0.0)) for i in offered)
+    signed = message.name
+    customer_name = (customer_name or "").strip() or signed
     confidence = prediction.confidence if answer.intent not in answers else confidences.get(answer.intent, 0.0)
     alternatives = tuple(
         Alternative(i, base.responses.label(i), c) for i, c in prediction.ranking if i in answers and i != answer.intent
@@ -196,6 +206,9 @@ def draft_reply(
         alternatives,
         replies,
         links,
+        clarify,
+        customer_name,
+        bool(signed) and customer_name == signed,
     )
 
 

@@ -196,9 +196,7 @@ def safe_next(target: str | None) -> str:
 
 
 def init_auth(app: Flask) -> None:
-    """Set up sign-in: session cookies (Secure outside debug and testing, unless configured) and Flask-Login."""
-    if app.config["SESSION_COOKIE_SECURE"] is None:
-        app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    """Set up sign-in: HttpOnly, SameSite session cookies (Secure: see CookieSessions) and Flask-Login."""
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
     login_manager.init_app(app)

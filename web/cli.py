@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -18,7 +17,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import kb
-from analytics.reports import report_rows, reports_json
+from analytics.reports import report_csv, reports_json
 from classifier import data as intent_data
 from classifier import evaluate as intent_evaluation
 from classifier import model as intent_model
@@ -256,13 +255,7 @@ def purge_events_command(days: int | None):
 def report_command(fmt: str, days: int | None, output):
     """Print the reports of /admin/reports as CSV or JSON."""
     reports = build_reports(days or current_app.config["REPORT_DAYS"])
-    if fmt == "json":
-        output.write(json.dumps(reports_json(reports), indent=2) + "\n")
-    else:
-        rows = report_rows(reports)
-        writer = csv.DictWriter(output, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    output.write(json.dumps(reports_json(reports), indent=2) + "\n" if fmt == "json" else report_csv(reports))
     click.echo(f"{reports.questions} questions, {reports.searches} searches over {len(reports.days)} days", err=True)
 
 

@@ -122,7 +122,14 @@ SETTINGS: tuple[Setting, ...] = (
         "tests give their own); default instance/ in the repository",
         nullable=True,
     ),
-    Setting("LOG_JSON", True, BOOL, "JSON log lines with a request id on stderr (tests capture logs themselves)"),
+    Setting(
+        "LOG_JSON",
+        None,
+        BOOL,
+        "log lines on stderr as JSON with a request id (true) or as readable text (false); "
+        "null: JSON in production (PRODUCTION on, not debug), readable text otherwise (tests capture logs themselves)",
+        nullable=True,
+    ),
     Setting(
         "PROXY_COUNT", 0, INT, "proxies (load balancers) in front of the app that set X-Forwarded-For", **NOT_NEGATIVE
     ),
@@ -131,7 +138,8 @@ SETTINGS: tuple[Setting, ...] = (
         "SESSION_COOKIE_SECURE",
         None,
         BOOL,
-        "send the session cookie over HTTPS only; null: yes except in debug and testing",
+        "send the session cookie over HTTPS only; null: yes in production (PRODUCTION) and on requests made "
+        "over HTTPS, so a development run over plain HTTP signs in on any host name",
         nullable=True,
     ),
     # Knowledge base and search

@@ -257,6 +257,8 @@ def shared_model(app: Flask, engine, training, normalizer, calibration, version:
 
 def train_model(training, normalizer, calibration, why: str):
     """Train a model on this data (seconds of CPU) and say so in the log."""
+    # The first start (or one after the training data changed) spends some seconds here.
+    log.info("training the intent model for %s; this takes a few seconds...", why)
     model = intent_model.train(
         training, normalizer.normalize, fingerprint=normalizer.fingerprint, calibration=calibration
     )

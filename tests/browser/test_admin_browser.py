@@ -76,7 +76,7 @@ def test_an_article_vote_with_its_reason(page, gaps_app):
     page.get_by_label("It was related, but did not answer it").check()
     page.get_by_role("button", name="No").click()
     expect(page.get_by_role("status").filter(has_text="Thanks for your feedback")).to_be_visible()
-    assert page.url.endswith("/articles/email-protocols?feedback=thanks#feedback")
+    assert page.url.endswith("/articles/email-protocols?feedback=sorry#feedback")
     assert state(gaps_app).events.flush()
     with gaps_app.app_context():
         vote = db.session.execute(sa.select(Event).where(Event.kind == "vote")).scalar_one()

@@ -161,7 +161,7 @@ def test_search_as_you_type_then_open_a_result_in_the_panel_or_a_new_tab(page, h
     scope.locator("#query").press_sequentially("smtp", delay=40)  # no Enter: results come as you type
     first = scope.locator(".hit").first
     expect(first.locator("mark").first).to_have_text(re.compile("smtp", re.I))
-    expect(scope.locator("#search-status")).to_contain_text("found")
+    expect(scope.locator("#search-status")).to_contain_text(re.compile(r"^\d+ results? in \d+ articles?$"))
     title = first.locator(".t").inner_text()
     href = first.get_attribute("href")
     assert href.startswith(app_url + "/articles/") and "#" in href
@@ -645,3 +645,22 @@ def test_a_short_question_carries_no_note(page, host, app_url, live_app):
     ask(scope, "which username do I use")
     wait_for_answer(scope)
     expect(scope.locator(".msg.user .note")).to_have_count(0)
+
+
+def test_a_german_panel_says_answers_are_in_english_and_gets_the_pop3_policy(page, host, app_url, live_app):
+    settings = knowledge(live_app).base.settings
+    page.goto(host_page(host, app_url, "deutsch.html", attrs=' data-lang="de"'))
+    scope = open_widget(page)
+    expect(scope.locator(".msg.bot .note").first).to_have_text("Die Antworten und Artikel sind auf Englisch.")
+    ask(scope, "Wie aktiviere ich POP3?")
+    answer = wait_for_answer(scope)
+    expect(answer.locator(".bubble")).to_contain_text("POP3 is not supported")
+    # English text on a German panel is marked as English; the labels around it are German.
+    assert answer.locator(".bubble").get_attribute("lang") == "en"
+    incoming = answer.locator(".server").first
+    expect(incoming).to_contain_text("Benutzername")
+    expect(incoming).to_contain_text(settings.imap.host)
+    scope.locator("#tab-search").click()
+    scope.locator("#query").fill("pop3")
+    expect(scope.locator("#search-status")).to_contain_text(re.compile(r"^\d+ Treffer in \d+ Artikeln"))
+    assert scope.locator(".hit").first.get_attribute("lang") == "en"

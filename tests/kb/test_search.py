@@ -139,9 +139,30 @@ def test_a_snippet_joins_two_short_fragments_and_escapes_them():
 
 
 def test_a_snippet_without_a_match_is_the_start_of_the_text():
-    text = "Plain words only, <nothing> to mark here. " * 10
+    text = "Plain words only, <nothing> to mark here. Then a second sentence. " + "And more. " * 30
     snippet = snippet_html(text, frozenset({"zebra"}))
-    assert "<mark>" not in snippet and snippet.startswith("Plain words only, &lt;nothing&gt;") and snippet.endswith("…")
+    assert snippet == "Plain words only, &lt;nothing&gt; to mark here. Then a second sentence."
+
+
+def test_a_snippet_starts_at_a_sentence_and_quotes_a_repeated_one_once():
+    text = "Intro words here. POP3 is not supported at all. Other words. " * 3
+    assert snippet_html(text, frozenset({"pop3"})) == "<mark>POP3</mark> is not supported at all. Other words."
+
+
+def test_a_snippet_keeps_list_items_and_table_rows_apart():
+    text = "IMAP:\nKeeps emails synchronized across all devices\nStores emails on the server\n\nServer: x.example"
+    snippet = snippet_html(text, frozenset({"imap"}))
+    assert snippet == "<mark>IMAP</mark>: Keeps emails synchronized across all devices"
+    rows = "Protocol: IMAP\nServer: imap.example.com\nPort: 993"
+    assert snippet_html(rows, frozenset({"port"})) == "<mark>Port</mark>: 993"
+    assert snippet_html(rows, frozenset({"protocol"})) == "<mark>Protocol</mark>: IMAP; Server: imap.example.com"
+
+
+def test_a_long_sentence_is_cut_at_spaces_around_its_match():
+    text = "Filler words that say nothing much " * 8 + "about the invoice total " + "and then more filler words " * 8
+    snippet = snippet_html(text, frozenset({"invoic"}))
+    assert snippet.startswith("…") and snippet.endswith("…") and "<mark>invoice</mark>" in snippet
+    assert len(re.sub(r"</?mark>", "", snippet)) <= SNIPPET_CHARS + 2
 
 
 def test_counting_words_counts_every_occurrence():

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 
 from analytics.gaps import KINDS as GAP_KINDS
 from analytics.gaps import REASONS as VOTE_REASONS
-from analytics.reports import report_charts
+from analytics.reports import report_charts, report_csv
 from classifier import data as intent_data
 from web.errors import InputError
 from web.extensions import db
@@ -171,6 +171,17 @@ def reports_page():
         "admin/reports.html",
         reports=reports,
         charts=report_charts(reports, knowledge().base.responses.label),
+        labels=knowledge().base.responses.label,
         days=days,
         logout_form=LogoutForm(),
     )
+
+
+@admin.get("/reports.csv")
+@login_required
+def reports_csv():
+    """Download the reports' figures as CSV, as `flask report --format csv` prints them."""
+    days = int_arg("days", current_app.config["REPORT_DAYS"], 1, 366)
+    response = current_app.response_class(report_csv(build_reports(days)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="report-{days}-days.csv"'
+    return response

@@ -71,6 +71,9 @@ def console():
         except InputError as error:
             form.message.errors = [*form.message.errors, str(error)]
             status = 400
+        else:
+            # The name the customer signed with fills the empty field, so the agent sees what the reply says.
+            form.customer_name.data = draft.customer_name
     elif form.is_submitted():
         status = 400
     # When the customer described their mail-app settings, show the checker's verdicts beside the answer.

@@ -53,9 +53,18 @@ def api_search():
         page=results.page,
         pages=results.pages,
         suggestion=results.suggestion,
+        articles=results.articles or None,  # how many articles the `total` results come from, when known
         ref=ref,  # the widget sends it back with a click on a result (POST /api/search/click)
         results=[
-            {"title": h.title, "section": h.section, "url": h.url, "snippet": h.snippet, "score": h.score}
+            {
+                "title": h.title,
+                "section": h.section,
+                "heading": h.heading,
+                "article": h.slug,
+                "url": h.url,
+                "snippet": h.snippet,
+                "score": h.score,
+            }
             for h in results.hits
         ],
     )
@@ -178,6 +187,8 @@ def api_reply():
         label=draft.label,
         confidence=draft.confidence,
         fallback=draft.fallback,
+        clarify=[{"intent": a.intent, "label": a.label, "confidence": a.confidence} for a in draft.clarify],
+        customer_name=draft.customer_name or None,
         question=draft.message.text,
         missing=list(reply.missing),
         sections=list(reply.sections_used),

@@ -40,7 +40,8 @@ def article(slug: str):
         related=library.related(found),
         vote_form=ArticleVoteForm(formdata=None),
         vote_reasons=VOTE_REASONS,
-        vote_thanks=request.args.get("feedback") == "thanks",
+        vote_thanks=request.args.get("feedback") in ("thanks", "sorry"),
+        vote_unhelpful=request.args.get("feedback") == "sorry",
     )
 
 
@@ -52,8 +53,14 @@ def search_page():
         return render_template("pages/search.html", query="", results=None)
     page = int_arg("page", 1, 1, current_app.config["SEARCH_MAX_PAGE"])
     results, ref = run_search(text, current_app.config["SEARCH_LIMIT"], page)
+    base = knowledge().base
     return render_template(
-        "pages/search.html", query=text, results=results, ref=ref, categories=knowledge().base.library.categories()
+        "pages/search.html",
+        query=text,
+        results=results,
+        groups=results.groups(base.library, base.article_url),
+        ref=ref,
+        categories=base.library.categories(),
     )
 
 
@@ -68,8 +75,10 @@ def article_vote(slug: str):
     form = ArticleVoteForm()
     if not form.validate_on_submit():
         raise InputError("This form expired or was incomplete. Go back, reload the article and vote again.")
-    record_vote(helpful=form.vote.data == "up", article=slug, reason=form.reason.data or None)
-    return redirect(url_for("pages.article", slug=slug, feedback="thanks", _anchor="feedback"))
+    helpful = form.vote.data == "up"
+    record_vote(helpful=helpful, article=slug, reason=form.reason.data or None)
+    # A "No" leads on to the assistant and to a person, on the article itself.
+    return redirect(url_for("pages.article", slug=slug, feedback="thanks" if helpful else "sorry", _anchor="feedback"))
 
 
 @analytics.get("/search/open")
