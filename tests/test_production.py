@@ -274,8 +274,8 @@ def test_logs_are_readable_text_in_development_and_json_in_production(tmp_path):
     from web.observability import TextFormatter, log_as_json
 
     assert not log_as_json(create_app(make_config(tmp_path / "dev")))
-    assert log_as_json(create_app(make_config(tmp_path / "prod", PRODUCTION=True)))
-    assert not log_as_json(create_app(make_config(tmp_path / "debug", PRODUCTION=True, DEBUG=True)))
+    assert log_as_json(create_app(make_config(tmp_path / "prod", PRODUCTION=True, SINGLE_NODE=True)))
+    assert not log_as_json(create_app(make_config(tmp_path / "debug", PRODUCTION=True, SINGLE_NODE=True, DEBUG=True)))
     assert log_as_json(create_app(make_config(tmp_path / "chosen", LOG_JSON=True)))
     record = logging.LogRecord("access", logging.INFO, __file__, 1, "%s %s %s %.1f ms", ("GET", "/", 200, 3.14), None)
     assert TextFormatter().format(record).endswith(" INFO    access: GET / 200 3.1 ms")
