@@ -262,7 +262,8 @@ def csrf_token_at(client, base_url: str) -> str:
 
 
 def test_session_cookie_is_secure_in_production_and_over_https(tmp_path):
-    production = create_app(make_config(tmp_path / "prod", TESTING=False, PRODUCTION=True, SINGLE_NODE=True, LOG_JSON=False))
+    config = make_config(tmp_path / "prod", TESTING=False, PRODUCTION=True, SINGLE_NODE=True, LOG_JSON=False)
+    production = create_app(config)
     create_agent(production, EMAIL)
     cookie = session_cookie(production, "http://help.example.com")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
