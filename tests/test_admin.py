@@ -210,7 +210,7 @@ def test_a_good_example_is_queued_checked_by_the_gate_and_swapped_in(gap_app, ag
     # The request only queued the change: nothing was trained inside it.
     page = page_text(agent.get(response.headers["Location"]))
     assert "Queued as change 1." in page and "waiting for the gate" in page
-    assert '<meta http-equiv="refresh" content="5">' in page  # the page follows the gate by itself
+    assert '<meta http-equiv="refresh" content="5; url=/admin?days=30">' in page  # it follows the gate by itself
     assert knowledge(gap_app).model is before and knowledge(gap_app).version == 0
 
     assert run_gate(gap_app) == 1
