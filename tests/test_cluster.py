@@ -416,3 +416,11 @@ def test_gunicorn_reads_the_repositorys_settings():
     exec((ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
     assert settings["preload_app"] is True and settings["max_requests"] == 0
     assert callable(settings["post_worker_init"]) and callable(settings["on_reload"])
+
+
+def test_the_server_hooks_leave_other_wsgi_apps_alone():
+    from flask import Flask
+
+    from web.serving import flask_app
+
+    assert flask_app(Flask("bare")) is None and flask_app(lambda environ, start: []) is None

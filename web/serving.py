@@ -27,14 +27,14 @@ import sqlalchemy as sa
 from flask import Flask
 
 from web.knowledge import database_engine, sync_knowledge
-from web.state import state
+from web.state import STATE_KEY, state
 
 log = logging.getLogger(__name__)
 
 
 def flask_app(wsgi) -> Flask | None:
-    """Return the Flask app gunicorn serves (None for another WSGI callable)."""
-    return wsgi if isinstance(wsgi, Flask) else None
+    """Return this project's Flask app gunicorn serves (None for another WSGI callable, or another Flask app)."""
+    return wsgi if isinstance(wsgi, Flask) and STATE_KEY in wsgi.extensions else None
 
 
 def release_listeners(sockets) -> None:
