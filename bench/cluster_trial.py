@@ -785,6 +785,9 @@ class Trial:
             "both kept, or refused with a reason",
             fine,
             verdicts="/".join(verdicts),
+            reasons=" / ".join(
+                r.split(":")[0] + ": " + r.split(":", 1)[1][:60].strip() if ":" in r else r for r in reasons
+            ),
             in_latest_version="/".join(map(str, kept)),
         )
 

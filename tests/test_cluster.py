@@ -424,3 +424,11 @@ def test_the_server_hooks_leave_other_wsgi_apps_alone():
     from web.serving import flask_app
 
     assert flask_app(Flask("bare")) is None and flask_app(lambda environ, start: []) is None
+
+
+def test_a_process_of_its_own_can_check_the_queue(nodes):
+    one, two = nodes
+    request_change(two, "a@example.com", examples={"pop3_enable": ("switch pop on for my mailbox",)})
+    result = one.test_cli_runner().invoke(args=["check-changes"])
+    assert result.exit_code == 0 and "1 change checked" in result.output
+    assert knowledge(one).version == 1
