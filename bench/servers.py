@@ -25,6 +25,7 @@ def project_app(**overrides):
             "SECRET_KEY": "bench-secret-key",
             "PRODUCTION": True,
             "HELP_CENTER_URL": "http://127.0.0.1/",
+            "SINGLE_NODE": True,
             "LOG_JSON": True,
             "API_RATE_LIMIT": "10000000 per minute",
             "ASK_RATE_LIMIT": "10000000 per minute",

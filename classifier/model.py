@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
+import os
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -405,12 +408,15 @@ def train(
 
 
 def save(model: IntentModel, path: str | Path) -> None:
-    """Write the model with joblib, atomically."""
+    """Write the model with joblib, atomically: aside under a name no other writer uses, then renamed into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    joblib.dump(model, tmp)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        joblib.dump(model, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(
@@ -437,19 +443,57 @@ def load(
     except Exception as exc:  # a truncated or foreign file: retrain rather than fail
         log.warning("model %s is unreadable (%s); it will be retrained", path, exc)
         return None
+    return _checked(model, str(path), data_digest, fingerprint, calibration)
+
+
+def dumps(model: IntentModel) -> bytes:
+    """Return the model as compressed joblib bytes (about 1.3 MB for the shipped data), to store elsewhere."""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def loads(
+    data: bytes,
+    *,
+    data_digest: str,
+    fingerprint: str = "",
+    calibration: Calibration | None = None,
+    source: str = "bytes",
+) -> IntentModel | None:
+    """Read a model from ``dumps`` bytes; None if unreadable, foreign or stale (as ``load`` tells).
+
+    Pickles can run code: the caller must have checked where the bytes came from (the web
+    layer checks a signature made with the app's secret key before calling this).
+    """
+    try:
+        model = joblib.load(io.BytesIO(data))
+    except Exception as exc:
+        log.warning("model from %s is unreadable (%s)", source, exc)
+        return None
+    return _checked(model, source, data_digest, fingerprint, calibration)
+
+
+def _checked(
+    model: object, source: str, data_digest: str, fingerprint: str, calibration: Calibration | None
+) -> IntentModel | None:
+    """Return the model if it is ours and was trained with this scikit-learn on this data and calibration, else None."""
     if not isinstance(model, IntentModel):
-        log.warning("model %s is not an intent model; it will be retrained", path)
+        log.warning("model %s is not an intent model; it will be retrained", source)
         return None
     if model.sklearn_version != sklearn.__version__:
         log.warning(
-            "model was trained with scikit-learn %s, running %s; retraining", model.sklearn_version, sklearn.__version__
+            "model %s was trained with scikit-learn %s, running %s; retraining",
+            source,
+            model.sklearn_version,
+            sklearn.__version__,
         )
         return None
     if model.data_digest != data_digest or model.fingerprint != fingerprint:
-        log.info("model is older than its training data; retraining")
+        log.info("model %s is older than its training data; retraining", source)
         return None
     if getattr(model, "calibration_key", "") != (calibration or Calibration()).key:
-        log.info("model's thresholds were chosen another way; retraining")
+        log.info("model %s has thresholds chosen another way; retraining", source)
         return None
     return model
 

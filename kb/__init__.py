@@ -104,15 +104,17 @@ def load_knowledge_base(
     responses_path: str | Path = DEFAULT_RESPONSES_PATH,
     article_url: str = "/articles/",
     extra_vocabulary: dict[str, int] | None = None,
-    lexicon_overlay_path: str | Path | None = None,
+    lexicon_overlay: dict | None = None,
 ) -> KnowledgeBase:
     """Load settings, articles, lexicon and responses, and prepare the index searcher.
 
-    Rendered articles are kept in the index folder (``RENDER_CACHE``) for the next load.
+    ``lexicon_overlay`` (synonyms added since release, in the format of synonyms.yml) is
+    merged into the lexicon. Rendered articles are kept in the index folder
+    (``RENDER_CACHE``) for the next load.
     """
     settings = load_settings(settings_path)
     library = load_articles(articles_dir, settings, article_url, Path(index_dir) / RENDER_CACHE)
-    lexicon = load_lexicon(lexicon_path, lexicon_overlay_path)
+    lexicon = load_lexicon(lexicon_path, overlay=lexicon_overlay)
     return KnowledgeBase(
         settings=settings,
         library=library,

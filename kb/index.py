@@ -5,10 +5,15 @@ replaced atomically, so a reader sees either the old index or the new one, never
 of either. A build that finds every article unchanged writes nothing; one that finds a
 few changed starts from hard links to the live build's files (Whoosh never rewrites a
 segment file, it only adds new ones) and reindexes just those articles.
+
+Builds into one index folder take turns on a lock file in it (processes of one machine
+starting together, or two `flask build-index` at once): the second finds the first's
+build live and has nothing left to do, and no build ever deletes another one in progress.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -63,6 +68,7 @@ BUILD_PROCESSES = 2
 
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
+BUILD_LOCK = ".build.lock"
 ARTICLE, SECTION = "article", "section"
 
 
@@ -172,7 +178,11 @@ def _writer(ix, parallel: bool, fresh: bool):
 
 
 def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:
-    """Point readers at ``build`` in one atomic rename, then drop older builds."""
+    """Point readers at ``build`` in one atomic rename, then drop older builds.
+
+    Called with the build lock held, so ``previous`` is what readers saw until now and no
+    other build is in progress: every other ``build-*`` folder is finished or abandoned.
+    """
     tmp = index_dir / f".{POINTER}.{uuid.uuid4().hex}"
     tmp.write_text(build.name, encoding="utf-8")
     os.replace(tmp, index_dir / POINTER)
@@ -184,10 +194,20 @@ def _swap(index_dir: Path, build: Path, previous: Path | None) -> None:
 
 
 def build_index(library: Library, index_dir: str | Path, *, full: bool = False) -> BuildReport:
-    """Index the library aside, reusing the live index for unchanged articles, then swap it in."""
-    started = time.perf_counter()
+    """Index the library aside, reusing the live index for unchanged articles, then swap it in.
+
+    One build at a time per index folder: a build waits for one in progress to finish
+    (then, unless ``full``, it usually finds nothing left to do).
+    """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / BUILD_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(library, index_dir, full)
+
+
+def _build_locked(library: Library, index_dir: Path, full: bool) -> BuildReport:
+    started = time.perf_counter()
     live = current_path(index_dir)
     before = {} if full else _read_manifest(live)
     after = {slug: article.digest for slug, article in library.articles.items()}

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,14 @@ class IndexSearcher:
 
     def __init__(self, index_dir: str | Path):
         self.index_dir = Path(index_dir)
+        self._forget()
+        # A server that loads the app before forking its workers (gunicorn --preload) must not
+        # hand them this process's open files: processes sharing a file's read position would
+        # read each other's records. A forked child opens the index afresh.
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (searcher := this()) is not None and searcher._forget())
+
+    def _forget(self) -> None:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._generation: _Generation | None = None

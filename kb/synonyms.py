@@ -1,10 +1,10 @@
 """The lexicon: load ``synonyms.yml`` (with its overlay), and edit its YAML as data.
 
-Synonyms added by the support team (from the knowledge-gap inbox) go to an overlay file
-in the instance folder, in the same format as ``synonyms.yml``; the lexicon loader merges
-it in. The shipped file stays as its authors wrote it, comments included, and the overlay
-can be reviewed and folded into it at any time. Everything here is pure: dictionaries in,
-dictionaries or text out.
+Synonyms added by the support team (from the knowledge-gap inbox) form an overlay in the
+same format as ``synonyms.yml`` (kept by the app, in its database; or in a file); the
+lexicon loader merges it in. The shipped file stays as its authors wrote it, comments
+included, and the overlay can be reviewed and folded into it at any time. Everything here
+is pure: dictionaries in, dictionaries or text out.
 """
 
 from __future__ import annotations
@@ -50,11 +50,18 @@ class Lexicon:
         return self.spelling_re.sub(lambda m: self.spellings[m.group(0).lower()], text)
 
 
-def load_lexicon(path: str | Path, overlay_path: str | Path | None = None) -> Lexicon:
-    """Load spellings and synonyms from a YAML file, and merge an overlay file in the same format if there is one."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+def read_lexicon(path: str | Path) -> dict:
+    """Read a lexicon file (``synonyms.yml`` or an overlay in its format) as plain data."""
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+
+
+def load_lexicon(path: str | Path, overlay_path: str | Path | None = None, *, overlay: dict | None = None) -> Lexicon:
+    """Load spellings and synonyms from a YAML file, and merge an overlay in the same format (a file, or data)."""
+    raw = read_lexicon(path)
     if overlay_path is not None and Path(overlay_path).is_file():
-        raw = merge_lexicons(raw, yaml.safe_load(Path(overlay_path).read_text(encoding="utf-8")) or {})
+        raw = merge_lexicons(raw, read_lexicon(overlay_path))
+    if overlay:
+        raw = merge_lexicons(raw, overlay)
     spellings = {
         variant.lower(): canonical.lower()
         for canonical, variants in (raw.get("spellings") or {}).items()

@@ -51,6 +51,8 @@ def make_config(tmp: Path, **overrides) -> dict:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 8192,
         "ARGON2_PARALLELISM": 1,
+        # No background thread: tests load knowledge versions and run the gate by explicit calls.
+        "KNOWLEDGE_POLL_SECONDS": 0,
         **overrides,
     }
 

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import html
+import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -14,8 +16,10 @@ from conftest import ROOT, create_agent, make_config, sign_in
 from app import create_app
 from classifier.model import predict
 from web.extensions import db
-from web.models import GapNote, KnowledgeChange, utcnow
+from web.knowledge import sync_knowledge
+from web.models import GapNote, KnowledgeChange, KnowledgeVersion, utcnow
 from web.state import knowledge, state
+from web.training import run_gate
 
 TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 HELD_OUT = str(ROOT / "tests" / "data" / "heldout.jsonl")
@@ -187,7 +191,7 @@ def test_unopened_searches_count_only_where_clicks_are_reported(gap_app, agent):
     assert "opened in widget" not in page and "api only" not in page
 
 
-def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(gap_app, agent):
+def test_a_good_example_is_queued_checked_by_the_gate_and_swapped_in(gap_app, agent):
     question = "please switch my pop3 access on"
     record(gap_app, kind="ask", channel="widget", text=question, intent="pop3_enable", confidence=0.3, fallback=True)
     settle(gap_app)
@@ -203,20 +207,29 @@ def test_a_good_example_from_a_row_is_added_the_model_retrained_and_swapped_in(g
             "intent-1": "greeting",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"].endswith("#changes-title")
+    # The request only queued the change: nothing was trained inside it.
     page = page_text(agent.get(response.headers["Location"]))
-    assert "Done: accepted: cross-validation accuracy" in page
-    overlay = yaml.safe_load(Path(gap_app.config["INTENTS_OVERLAY_PATH"]).read_text())
-    assert overlay["intents"] == [{"intent": "pop3_enable", "examples": [question]}]
+    assert "Queued as change 1." in page and "waiting for the gate" in page
+    assert '<meta http-equiv="refresh" content="5; url=/admin?days=30">' in page  # it follows the gate by itself
+    assert knowledge(gap_app).model is before and knowledge(gap_app).version == 0
+
+    assert run_gate(gap_app) == 1
+    page = page_text(agent.get("/admin"))
+    assert "accepted (version 1)" in page and "accepted: cross-validation accuracy" in page
+    assert 'http-equiv="refresh"' not in page and "answers with knowledge version 1" in page
     model = knowledge(gap_app).model
     assert model is not before and model.data_digest == knowledge(gap_app).training.digest
     assert question in next(i for i in knowledge(gap_app).training.intents if i.name == "pop3_enable").examples
     with gap_app.app_context():
         [change] = db.session.execute(sa.select(KnowledgeChange)).scalars().all()
-    assert change.accepted and change.author == "lead@example.com" and question in change.summary
-    # A restarted app loads the overlay and the saved model as they are: no retraining.
+        [version] = db.session.execute(sa.select(KnowledgeVersion)).scalars().all()
+    assert change.status == "accepted" and change.accepted and change.author == "lead@example.com"
+    assert question in change.summary and change.version == version.id == 1 and change.decided_at >= change.at
+    assert json.loads(version.examples) == {"pop3_enable": [question]} and version.author == "lead@example.com"
+    # A restarted app loads version 1 and this node's copy of its model as they are: no retraining.
     restarted = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
-    assert knowledge(restarted).model.trained_at == model.trained_at
+    assert knowledge(restarted).version == 1 and knowledge(restarted).model.trained_at == model.trained_at
 
 
 def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
@@ -227,8 +240,8 @@ def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
             "examples": "intents:\n- intent: pop3_enable\n  examples: [please enable pop3 on my account]\n",
         },
     )
-    overlay_path = gap_app.config["INTENTS_OVERLAY_PATH"]
-    overlay, model = Path(overlay_path).read_bytes(), knowledge(gap_app).model
+    run_gate(gap_app)
+    model = knowledge(gap_app).model
     greetings = [
         "hey there friend",
         "good afternoon",
@@ -243,17 +256,20 @@ def test_a_harmful_batch_is_refused_and_nothing_changes(gap_app, agent):
     ]
     batch = yaml.safe_dump({"version": 1, "intents": [{"intent": "pop3_enable", "examples": greetings}]})
     response = agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": batch})
-    page = page_text(agent.get(response.headers["Location"]))
-    assert "Not changed: refused: cross-validation accuracy would fall from" in page
-    assert Path(overlay_path).read_bytes() == overlay and knowledge(gap_app).model is model
+    assert "Queued as change 2." in page_text(agent.get(response.headers["Location"]))
+    assert run_gate(gap_app) == 1
+    page = page_text(agent.get("/admin"))
+    assert "refused: cross-validation accuracy would fall from" in page
+    assert knowledge(gap_app).model is model and knowledge(gap_app).version == 1
     normalize = knowledge(gap_app).base.normalizer.normalize
     assert predict(model, normalize("hey there friend")).intent != "pop3_enable"
     with gap_app.app_context():
         outcomes = [
-            c.accepted for c in db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id)).scalars()
+            (c.status, c.accepted)
+            for c in db.session.execute(sa.select(KnowledgeChange).order_by(KnowledgeChange.id)).scalars()
         ]
-    assert outcomes == [True, False]
-    assert not [p.name for p in Path(overlay_path).parent.iterdir() if "candidate" in p.name]
+        versions = db.session.scalar(sa.select(sa.func.count()).select_from(KnowledgeVersion))
+    assert outcomes == [("accepted", True), ("refused", False)] and versions == 1
 
 
 def test_the_same_batch_is_refused_by_the_command_line(gap_app, tmp_path):
@@ -284,11 +300,12 @@ def test_the_same_batch_is_refused_by_the_command_line(gap_app, tmp_path):
     good = tmp_path / "good.yml"
     good.write_text("intents:\n- intent: pop3_enable\n  examples: [please enable pop3 on my account]\n")
     result = gap_app.test_cli_runner().invoke(args=["import-training", str(good)])
-    assert result.exit_code == 0 and result.output.startswith("accepted:")
-    exported = gap_app.test_cli_runner().invoke(args=["export-training"]).stdout
-    assert yaml.safe_load(exported)["intents"] == [
+    assert result.exit_code == 0 and result.stdout.startswith("accepted:")
+    exported = gap_app.test_cli_runner().invoke(args=["export-training"])
+    assert yaml.safe_load(exported.stdout)["intents"] == [
         {"intent": "pop3_enable", "examples": ["please enable pop3 on my account"]}
     ]
+    assert "(knowledge version 1)" in exported.stderr
 
 
 @pytest.mark.parametrize(
@@ -299,9 +316,15 @@ def test_the_same_batch_is_refused_by_the_command_line(gap_app, tmp_path):
         ("intents:\n- intent: greeting\n  examples: [Hello]\n", "already a training example"),
     ],
 )
-def test_impossible_examples_are_refused_with_the_reason(gap_app, agent, examples, reason):
+def test_impossible_examples_are_refused_at_once_with_the_reason(gap_app, agent, examples, reason):
     response = agent.post("/admin/training/import", data={"csrf_token": token(agent), "examples": examples})
-    assert reason in page_text(agent.get(response.headers["Location"]))
+    page = page_text(agent.get(response.headers["Location"]))
+    flashed = page[: page.index("changes-title")]
+    assert "Not changed: refused:" in flashed and reason in flashed
+    with gap_app.app_context():
+        [change] = db.session.execute(sa.select(KnowledgeChange)).scalars().all()
+    assert change.status == "refused" and reason in change.reason and change.decided_at is not None
+    assert run_gate(gap_app) == 0  # nothing left for the gate
 
 
 def test_ticked_rows_download_as_training_data(gap_app, agent):
@@ -332,30 +355,38 @@ def test_every_action_needs_its_csrf_token(gap_app, agent):
         ("/admin/training/import", {"examples": "intents: []"}),
     ]:
         assert agent.post(path, data=data).status_code == 400
-    assert not Path(gap_app.config["SYNONYMS_OVERLAY_PATH"]).exists()
+    with gap_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(KnowledgeChange)) == 0
 
 
 def test_a_synonym_is_added_for_search_and_the_bot(gap_app, agent):
     response = agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "Sender", "synonym": "smtp"})
-    assert "Done: accepted" in page_text(agent.get(response.headers["Location"]))
+    assert "Queued as change 1." in page_text(agent.get(response.headers["Location"]))
+    run_gate(gap_app)
+    assert "accepted (version 1)" in page_text(agent.get("/admin"))
     assert knowledge(gap_app).base.lexicon.equivalents("sender")[:2] == ("sender", "smtp")
-    assert "sender" in Path(gap_app.config["SYNONYMS_OVERLAY_PATH"]).read_text()
     assert knowledge(gap_app).model.fingerprint == knowledge(gap_app).base.normalizer.fingerprint
-    response = agent.post(
-        "/admin/synonyms", data={"csrf_token": token(agent), "word": "outgoing", "synonym": "incoming"}
-    )
-    assert "Not changed: refused: 'outgoing' is a synonym of 'smtp'" in page_text(
-        agent.get(response.headers["Location"])
-    )
+    with gap_app.app_context():
+        assert "sender" in db.session.scalar(sa.select(KnowledgeVersion.synonyms))
+    agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "outgoing", "synonym": "incoming"})
+    run_gate(gap_app)
+    assert "refused: 'outgoing' is a synonym of 'smtp'" in page_text(agent.get("/admin"))
+    response = agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "Inbox", "synonym": "inbox"})
+    page = page_text(agent.get(response.headers["Location"]))
+    assert "Not changed: refused: a word is already its own synonym" in page
 
 
-def test_another_worker_picks_up_a_change(gap_app, agent):
+def test_another_worker_picks_up_a_change_and_its_model_without_training(gap_app, agent, caplog):
     other = create_app(make_config(Path(gap_app.instance_path).parent, HELDOUT_PATHS=[HELD_OUT]))
     agent.post("/admin/synonyms", data={"csrf_token": token(agent), "word": "sender", "synonym": "smtp"})
-    state(other).knowledge_checked = 0  # as if a second had passed
-    other.test_client().get("/healthz")
+    run_gate(gap_app)
+    with caplog.at_level(logging.INFO, logger="web.knowledge"):
+        assert sync_knowledge(other) is True
+    assert knowledge(other).version == 1
     assert knowledge(other).base.lexicon.equivalents("sender")[:2] == ("sender", "smtp")
     assert knowledge(other).model.trained_at == knowledge(gap_app).model.trained_at
+    assert "trained the intent model" not in caplog.text
+    assert sync_knowledge(other) is False  # nothing new
 
 
 def test_a_note_on_a_missing_section_is_kept_on_its_row(gap_app, agent):
@@ -426,7 +457,7 @@ def test_a_flood_of_long_questions_is_paged_and_cut_short_in_the_inbox(gap_app, 
         }
         for n in range(3000)
     ]
-    assert state(gap_app).events.write(rows)
+    state(gap_app).events.write(rows)
     start = time.perf_counter()
     response = agent.get("/admin")
     took = time.perf_counter() - start

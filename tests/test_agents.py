@@ -308,9 +308,10 @@ def csrf_token_at(client, base_url: str) -> str:
 
 
 def test_session_cookie_is_secure_in_production_and_over_https(tmp_path):
-    production = create_app(
-        make_config(tmp_path / "prod", TESTING=False, PRODUCTION=True, LOG_JSON=False, HELP_CENTER_URL=PUBLIC)
+    config = make_config(
+        tmp_path / "prod", TESTING=False, PRODUCTION=True, SINGLE_NODE=True, LOG_JSON=False, HELP_CENTER_URL=PUBLIC
     )
+    production = create_app(config)
     create_agent(production, EMAIL)
     cookie = session_cookie(production, "http://help.example.com")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
@@ -428,6 +429,8 @@ def test_only_admins_see_the_inbox_reports_and_change_the_training(agent_app):
     for path in ("/admin/training", "/admin/training/import", "/admin/synonyms", "/admin/notes"):
         assert agent.post(path, data={"csrf_token": csrf_token(agent, "/agent")}).status_code == 403
     assert "Knowledge gaps" not in agent_pages(agent.get("/agent").get_data(as_text=True))
+    assert "Knowledge gaps" not in agent.get("/").get_data(as_text=True)  # nor the help center's footer
+    assert "Knowledge gaps" in agent_app.test_client().get("/").get_data(as_text=True)  # signed out: it asks
     create_agent(agent_app, "lead@example.com", role="admin")
     admin = agent_app.test_client()
     sign_in(admin, "lead@example.com")

@@ -14,8 +14,9 @@ from conftest import ROOT, create_agent, make_config, sign_in
 
 from app import create_app
 from web.extensions import db
-from web.models import Event, KnowledgeChange, utcnow
+from web.models import Event, KnowledgeChange, KnowledgeModel, utcnow
 from web.state import state
+from web.training import run_gate
 
 
 def postgres_bin() -> Path | None:
@@ -99,6 +100,8 @@ def test_events_inbox_reports_and_retention_work_on_postgresql(postgres_url, tmp
 
     token = inbox.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
     client.post("/admin/synonyms", data={"csrf_token": token, "word": "mailbox", "synonym": "inbox"})
+    assert run_gate(app) == 1
     with app.app_context():
         assert db.session.scalar(sa.select(KnowledgeChange.accepted)) is True
+        assert len(db.session.scalar(sa.select(KnowledgeModel.data))) > 1000  # the model, for the other nodes
     assert "deleted 1 event older than 90 days" in app.test_cli_runner().invoke(args=["purge-events"]).output

@@ -29,7 +29,12 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(
             make_config(
-                tmp_path, SECRET_KEY=None, PRODUCTION=True, TESTING=False, HELP_CENTER_URL="https://help.example.com"
+                tmp_path,
+                SECRET_KEY=None,
+                PRODUCTION=True,
+                SINGLE_NODE=True,
+                TESTING=False,
+                HELP_CENTER_URL="https://help.example.com",
             )
         )
 

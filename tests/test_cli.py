@@ -46,7 +46,9 @@ def test_the_site_serves_the_good_articles_when_one_is_broken(tmp_path):
 def test_train_reports_thresholds(tmp_path):
     app = create_app(make_config(tmp_path))
     result = app.test_cli_runner().invoke(args=["train"])
-    assert result.exit_code == 0 and "trained on 28 examples of 4 intents; fallback below" in result.output
+    assert result.exit_code == 0
+    assert "trained on 28 examples of 4 intents (knowledge version 0); fallback below" in result.output
+    assert "stored in the database for the other nodes" in result.output
 
 
 def test_evaluate_on_the_shipped_data_passes_its_thresholds(runner):

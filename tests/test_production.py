@@ -24,7 +24,8 @@ from web.state import knowledge
 def test_health_and_readiness(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json() == {"status": "ready", "index": True, "model": True}
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "index": True, "model": True, "knowledge_version": 0, "degraded": []}
 
 
 def test_not_ready_without_an_index(tmp_path):
@@ -361,7 +362,7 @@ def test_production_needs_a_public_url_and_links_never_take_the_request_host(tmp
         create_app(make_config(tmp_path, PRODUCTION=True))
     with pytest.raises(ConfigError, match="HELP_CENTER_URL must be an http"):
         create_app(make_config(tmp_path, HELP_CENTER_URL="help.example.com"))
-    app = create_app(make_config(tmp_path, PRODUCTION=True, HELP_CENTER_URL="https://help.example.com"))
+    app = create_app(make_config(tmp_path, PRODUCTION=True, SINGLE_NODE=True, HELP_CENTER_URL="https://help.example.com"))
     client = app.test_client()
     for path in ("/mail/config-v1.1.xml", "/.well-known/autoconfig/mail/config-v1.1.xml"):
         body = client.get(path, headers={"Host": "evil.example"}).get_data(as_text=True)
@@ -375,10 +376,10 @@ def test_logs_are_readable_text_in_development_and_json_in_production(tmp_path):
 
     assert not log_as_json(create_app(make_config(tmp_path / "dev")))
     public = "https://help.example.com"
-    assert log_as_json(create_app(make_config(tmp_path / "prod", PRODUCTION=True, HELP_CENTER_URL=public)))
-    assert not log_as_json(
-        create_app(make_config(tmp_path / "debug", PRODUCTION=True, DEBUG=True, HELP_CENTER_URL=public))
-    )
+    prod = make_config(tmp_path / "prod", PRODUCTION=True, SINGLE_NODE=True, HELP_CENTER_URL=public)
+    assert log_as_json(create_app(prod))
+    debug = make_config(tmp_path / "debug", PRODUCTION=True, SINGLE_NODE=True, DEBUG=True, HELP_CENTER_URL=public)
+    assert not log_as_json(create_app(debug))
     assert log_as_json(create_app(make_config(tmp_path / "chosen", LOG_JSON=True)))
     record = logging.LogRecord("access", logging.INFO, __file__, 1, "%s %s %s %.1f ms", ("GET", "/", 200, 3.14), None)
     assert TextFormatter().format(record).endswith(" INFO    access: GET / 200 3.1 ms")

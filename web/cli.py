@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -25,10 +26,11 @@ from mailclient import autoconfig
 from web.auth import API_TOKEN_PREFIX, digest, end_all_access, find_agent, normalize_email, password_hasher
 from web.events import purge_events
 from web.extensions import db
+from web.knowledge import database_engine, model_key, read_overlay, store_model
 from web.models import ROLES, Agent, AgentSession, AgentToken, LoginFailure, utcnow
 from web.reports import build_reports
 from web.state import knowledge, state, swap_knowledge
-from web.training import change_knowledge
+from web.training import OPEN, change_status, request_change, run_gate
 
 
 @click.command("build-index")
@@ -61,18 +63,29 @@ def validate_command():
 @click.command("train")
 @with_appcontext
 def train_command():
-    """Train the intent model, choose its thresholds by cross-validation, and save it."""
-    current = knowledge()
+    """Train the intent model on the data the app answers with, choose its thresholds by cross-validation, and save it.
+
+    The model is saved in the instance folder and, if the database answers, stored there
+    for the other nodes (so they load it instead of training it).
+    """
+    app, current = current_app._get_current_object(), knowledge()
     base, training = current.base, current.training
     model = intent_model.train(
         training, base.normalizer.normalize, fingerprint=base.normalizer.fingerprint, calibration=state().calibration
     )
     intent_model.save(model, current_app.config["MODEL_PATH"])
-    swap_knowledge(current_app._get_current_object(), dataclasses.replace(current, model=model))
+    swap_knowledge(app, dataclasses.replace(current, model=model))
+    shared = ""
+    try:
+        key = model_key(training, base.normalizer, state().calibration)
+        size = store_model(database_engine(app), current_app.config["SECRET_KEY"], key, current.version, model)
+        shared = f"; stored in the database for the other nodes ({size // 1024} KB)"
+    except sa.exc.SQLAlchemyError as error:
+        click.echo(f"not stored in the database: {str(error).splitlines()[0]}", err=True)
     examples = sum(len(i.examples) for i in training.intents)
     click.echo(
-        f"trained on {examples} examples of {len(training.intents)} intents; "
-        f"fallback below {model.thresholds.fallback:.2f}, clarify within {model.thresholds.ambiguity:.2f}"
+        f"trained on {examples} examples of {len(training.intents)} intents (knowledge version {current.version}); "
+        f"fallback below {model.thresholds.fallback:.2f}, clarify within {model.thresholds.ambiguity:.2f}{shared}"
     )
 
 
@@ -357,27 +370,65 @@ def report_command(fmt: str, days: int | None, output):
 @click.command("import-training")
 @click.argument("path", type=click.File("r", encoding="utf-8"))
 @click.option("--author", default="command line", show_default=True, help="Who the change is recorded for.")
+@click.option("--wait", "wait_seconds", default=1800, show_default=True, help="Seconds to wait for the verdict.")
 @with_appcontext
-def import_training_command(path, author: str):
-    """Add training examples from a YAML file (intents.yml format) if the bot does not score lower."""
+def import_training_command(path, author: str, wait_seconds: int):
+    """Add training examples from a YAML file (intents.yml format) if the bot does not score lower.
+
+    The change is queued like one from the inbox and checked by the gate (here, unless
+    another process is checking changes: then this waits for its verdict).
+    """
     try:
         examples = intent_data.parse_examples(path.read(), path.name)
     except intent_data.DataError as error:
         raise click.ClickException(str(error)) from None
-    outcome = change_knowledge(author, examples=examples)
-    click.echo(outcome.reason)
-    if not outcome.accepted:
+    app = current_app._get_current_object()
+    queued = request_change(app, author, examples=examples)
+    if queued.refused:
+        click.echo(queued.refused)
         raise SystemExit(1)
+    row = wait_for_verdict(app, queued.id, wait_seconds)
+    click.echo(row.reason or f"change {queued.id} is still {row.status}: {row.progress or 'waiting'}")
+    if row.status != "accepted":
+        raise SystemExit(1)
+
+
+def wait_for_verdict(app: Flask, change_id: int, seconds: int):
+    """Check queued changes here when no other process does; return the change's row once decided (or at timeout)."""
+    engine = database_engine(app)
+    deadline, said = time.monotonic() + seconds, None
+    while True:
+        run_gate(app)
+        row = change_status(engine, change_id)
+        if row.status not in OPEN or time.monotonic() > deadline:
+            return row
+        if row.progress != said:
+            said = row.progress
+            click.echo(f"change {change_id}: {row.status}, {row.progress or 'waiting for the gate'}", err=True)
+        time.sleep(1.0)
+
+
+@click.command("check-changes")
+@click.option("--follow", is_flag=True, help="Keep checking new changes as they come (a gate worker process).")
+@with_appcontext
+def check_changes_command(follow: bool):
+    """Check the queued changes to the bot's data now, in this process (the background thread does it otherwise)."""
+    app = current_app._get_current_object()
+    decided = run_gate(app)
+    while follow:
+        time.sleep(max(1.0, current_app.config["KNOWLEDGE_POLL_SECONDS"]))
+        decided += run_gate(app)
+    click.echo(f"{decided} change{'' if decided == 1 else 's'} checked")
 
 
 @click.command("export-training")
 @with_appcontext
 def export_training_command():
-    """Print the training examples added from the inbox (to fold into classifier/intents.yml)."""
-    path = Path(current_app.config["INTENTS_OVERLAY_PATH"])
-    examples = intent_data.parse_examples(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
-    click.echo(intent_data.dump_examples(examples), nl=False)
-    click.echo(f"{sum(map(len, examples.values()))} examples added from the inbox", err=True)
+    """Print the training examples added from the inbox and accepted (to fold into classifier/intents.yml)."""
+    overlay = read_overlay(database_engine(current_app._get_current_object()))
+    click.echo(intent_data.dump_examples(overlay.examples), nl=False)
+    count = sum(map(len, overlay.examples.values()))
+    click.echo(f"{count} examples added from the inbox (knowledge version {overlay.version})", err=True)
 
 
 COMMANDS = (
@@ -397,6 +448,7 @@ COMMANDS = (
     purge_events_command,
     report_command,
     import_training_command,
+    check_changes_command,
     export_training_command,
 )
 

@@ -113,12 +113,26 @@ SETTINGS: tuple[Setting, ...] = (
         "unless set (set it in production, the same on every node)",
         nullable=True,
     ),
-    Setting("PRODUCTION", False, BOOL, "refuse to start without a configured SECRET_KEY"),
+    Setting(
+        "PRODUCTION",
+        False,
+        BOOL,
+        "refuse to start without a configured SECRET_KEY, and (unless SINGLE_NODE) without a shared "
+        "DATABASE_URL and RATELIMIT_STORAGE_URI",
+    ),
+    Setting(
+        "SINGLE_NODE",
+        False,
+        BOOL,
+        "production on one node only: SQLite in the instance folder and rate limits counted by the node are "
+        "accepted (off: PRODUCTION refuses to start with state that other nodes would not see)",
+    ),
     Setting(
         "INSTANCE_PATH",
         None,
         STR,
-        "the instance folder (tests give their own); default instance/ in the repository",
+        "the instance folder (index, model, spool; read from the FLASK_INSTANCE_PATH environment variable, "
+        "tests give their own); default instance/ in the repository",
         nullable=True,
     ),
     Setting(
@@ -159,12 +173,6 @@ SETTINGS: tuple[Setting, ...] = (
         "the settings file (hosts, ports) that articles and answers quote",
     ),
     Setting("SYNONYMS_PATH", str(kb.DEFAULT_LEXICON_PATH), STR, "spellings and synonyms shared by search and the bot"),
-    Setting(
-        "SYNONYMS_OVERLAY_PATH",
-        InInstance("synonyms.local.yml"),
-        STR,
-        "synonyms added from the knowledge-gap inbox, merged into SYNONYMS_PATH",
-    ),
     Setting("BUILD_INDEX_ON_START", True, BOOL, "build the index (incrementally) on start if missing or stale"),
     Setting("SEARCH_LIMIT", 10, INT, "results per page", **POSITIVE),
     Setting("SEARCH_MAX_LIMIT", 50, INT, "the largest `limit` /api/search accepts", **POSITIVE),
@@ -173,16 +181,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RESPONSES_PATH", str(kb.DEFAULT_RESPONSES_PATH), STR, "the bot's canned answers"),
     Setting("INTENTS_PATH", _repo("classifier", "intents.yml"), STR, "the bot's training data"),
     Setting(
-        "INTENTS_OVERLAY_PATH",
-        InInstance("intents.local.yml"),
-        STR,
-        "training examples added from the knowledge-gap inbox, merged into INTENTS_PATH",
-    ),
-    Setting(
         "MODEL_PATH",
         InInstance("intent_model.joblib"),
         STR,
-        "the trained model (only loaded from inside the instance folder)",
+        "this node's copy of the trained model (only loaded from inside the instance folder)",
     ),
     Setting(
         "HELDOUT_PATHS",
@@ -232,6 +234,21 @@ SETTINGS: tuple[Setting, ...] = (
         "how much lower a score may be after a change to the training data or synonyms (0: not lower at all)",
         **SHARE,
     ),
+    Setting(
+        "KNOWLEDGE_POLL_SECONDS",
+        1.0,
+        FLOAT,
+        "how often each process asks the database for a new knowledge version and for changes to check "
+        "(0: no background thread; versions load at start, changes are checked by `flask import-training`)",
+        **NOT_NEGATIVE,
+    ),
+    Setting(
+        "KNOWLEDGE_GATE_ENABLED",
+        True,
+        BOOL,
+        "this node's processes may check queued knowledge changes (one process of the cluster at a time; "
+        "it trains for seconds)",
+    ),
     # Rate limits
     Setting("RATELIMIT_ENABLED", True, BOOL, "limit /api/* per client address"),
     Setting("API_RATE_LIMIT", "300 per minute", STR, "the limit on /api/* (as the `limits` library reads it)"),
@@ -249,6 +266,14 @@ SETTINGS: tuple[Setting, ...] = (
         STR,
         "where limits count: node:// shared by this node's workers (a file in the instance folder), "
         "redis://... across nodes, process:// per process",
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_RETRY_SECONDS",
+        10.0,
+        FLOAT,
+        "after the limit store fails (Redis down or hung), count in each process instead for this long, "
+        "then try the store again",
+        **NOT_NEGATIVE,
     ),
     Setting(
         "RATELIMIT_HEADERS_ENABLED",
@@ -277,7 +302,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUTOCONFIG_CACHE_SECONDS", 3600, INT, "how long mail apps may cache the autoconfig file", **NOT_NEGATIVE),
     # Agents and the database
     Setting("DATABASE_URL", None, STR, "a SQLAlchemy URL; null: SQLite in the instance folder", nullable=True),
-    Setting("DATABASE_UPGRADE_ON_START", True, BOOL, "apply the database migrations on start"),
+    Setting(
+        "DATABASE_UPGRADE_ON_START",
+        True,
+        BOOL,
+        "apply the database migrations on start (if the database is down then, as soon as it is back)",
+    ),
+    Setting(
+        "DATABASE_CONNECT_TIMEOUT_SECONDS",
+        3,
+        FLOAT,
+        "how long connecting to PostgreSQL may take before the caller gives up",
+        **POSITIVE,
+    ),
     Setting(
         "AGENT_MAX_FAILED_LOGINS",
         5,
@@ -345,10 +382,16 @@ SETTINGS: tuple[Setting, ...] = (
         **NOT_NEGATIVE,
     ),
     Setting(
-        "ANALYTICS_QUEUE_SIZE",
-        10_000,
+        "ANALYTICS_SPOOL_DIR",
+        InInstance("spool"),
+        STR,
+        "where each process appends its events before they are shipped to the database",
+    ),
+    Setting(
+        "ANALYTICS_SPOOL_MAX_BYTES",
+        64 * 1024 * 1024,
         INT,
-        "events waiting for the writer; when full, new ones are dropped and counted",
+        "events waiting in one process's spool, in bytes; when full, new ones are dropped and counted",
         **POSITIVE,
     ),
     Setting("ANALYTICS_BATCH_SIZE", 500, INT, "events written in one transaction at most", **POSITIVE),
@@ -386,6 +429,7 @@ def load_config(app: Flask, config: dict | None) -> None:
         # Links that leave the site (replies, the publicly cached autoconfig file) must not take
         # their host from the request: any client can send any Host header.
         raise ConfigError("PRODUCTION is on but HELP_CENTER_URL is not set: set it to the help center's public root")
+    check_shared_state(app.config)
 
 
 def check_config(config: dict, flask_defaults) -> None:
@@ -406,6 +450,30 @@ def check_config(config: dict, flask_defaults) -> None:
         problems.append(f"{key} is not a setting of this app" + (f" (did you mean {close[0]}?)" if close else ""))
     if problems:
         raise ConfigError("configuration: " + "; ".join(problems))
+
+
+# Rate-limit stores whose counts another node does not see.
+NODE_LOCAL_LIMIT_STORES = ("node", "process", "memory")
+
+
+def check_shared_state(config) -> None:
+    """Refuse a production start whose state other nodes would not see, unless SINGLE_NODE says there are none."""
+    if not config["PRODUCTION"] or config["SINGLE_NODE"]:
+        return
+    url = config["DATABASE_URL"]
+    if not url or url.startswith("sqlite"):
+        raise ConfigError(
+            "PRODUCTION is on, so every node must share one database: set DATABASE_URL to the PostgreSQL "
+            "server all nodes use (now: " + (url or "unset, meaning SQLite in this node's instance folder") + "), "
+            "or set SINGLE_NODE to true if this is the only node"
+        )
+    scheme = config["RATELIMIT_STORAGE_URI"].split(":", 1)[0]
+    if config["RATELIMIT_ENABLED"] and scheme in NODE_LOCAL_LIMIT_STORES:
+        raise ConfigError(
+            "PRODUCTION is on, so every node must count rate limits in one place: set RATELIMIT_STORAGE_URI to "
+            f"the Redis server all nodes use (now: {config['RATELIMIT_STORAGE_URI']}, counted by each node, so "
+            "the limits would multiply with the nodes), or set SINGLE_NODE to true if this is the only node"
+        )
 
 
 def init_secret_key(app: Flask) -> None:

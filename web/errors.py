@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from web.state import state
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,25 @@ def register_errors(app: Flask) -> None:
         for name, value in error.get_headers():
             if name in ("Allow", "Retry-After"):
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_unreachable(error):
+        # Only what needs the database fails: search and answers do not touch it.
+        log.error("the database is unreachable on %s: %s", request.path, str(error).splitlines()[0])
+        state().background.note_database(error)
+        message = (
+            "The database is unreachable for now, so sign-in, the agent tools and the inbox are unavailable. "
+            "Search and answers still work. Try again in a minute."
+        )
+        if wants_json():
+            response = jsonify(error=message)
+        else:
+            response = app.make_response(render_template("pages/error.html", code=503, message=message))
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
         return response
 
     @app.errorhandler(Exception)

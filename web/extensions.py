@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import re
+import weakref
 from pathlib import Path
 
 import flask_migrate
@@ -17,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase
 from web.config import ROOT
 
 MIGRATIONS_DIR = ROOT / "migrations"
+
+log = logging.getLogger(__name__)
 
 
 class Model(DeclarativeBase):
@@ -41,18 +46,46 @@ migrate = Migrate()
 login_manager = LoginManager()
 
 
-def init_database(app: Flask) -> None:
-    """Connect the database (SQLite in the instance folder unless DATABASE_URL says otherwise) and migrate it."""
+def init_database(app: Flask) -> bool:
+    """Connect the database (SQLite in the instance folder unless DATABASE_URL says otherwise) and migrate it.
+
+    Return False if the database could not be reached to migrate it: the app starts anyway
+    (search and answers need no database) and the background thread migrates it later.
+    """
     url = app.config["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'app.db'}"
     # Some hosts hand out postgres:// URLs, a name SQLAlchemy no longer accepts.
     app.config["SQLALCHEMY_DATABASE_URI"] = re.sub(r"^postgres://", "postgresql://", url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            sa.event.listen(db.engine, "connect", sqlite_pragmas)
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", sqlite_pragmas)
+        # A server that loads the app before forking (gunicorn --preload) must not share the
+        # parent's connections with its workers: a forked child starts with an empty pool.
+        pool = weakref.ref(engine)
+        os.register_at_fork(after_in_child=lambda: (found := pool()) is not None and found.dispose(close=False))
         if app.config["DATABASE_UPGRADE_ON_START"]:
-            upgrade_database(app)
+            try:
+                upgrade_database(app)
+            except sa.exc.OperationalError as error:
+                log.error("could not migrate the database at start; will retry: %s", str(error.orig).splitlines()[0])
+                return False
+    return True
+
+
+def engine_options(config) -> dict:
+    """Return the engine's options: every pooled connection is checked before use, and connecting is bounded.
+
+    A database restart leaves the pool's connections dead; checking each one as it is taken
+    (one round trip) replaces it instead of failing the request that drew it.
+    """
+    options = {"pool_pre_ping": True, **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        timeout = max(1, round(config["DATABASE_CONNECT_TIMEOUT_SECONDS"]))
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", timeout)
+    return options
 
 
 def sqlite_pragmas(connection, _record) -> None:

@@ -1,4 +1,5 @@
-"""The database tables: agents, their sessions and tokens, sign-in attempts, events, notes, knowledge changes."""
+"""The database tables: agents, their sessions and tokens, sign-in attempts, analytics events, notes,
+knowledge changes and versions, leases, and the event spools' shipping marks."""
 
 from __future__ import annotations
 
@@ -133,17 +134,70 @@ class GapNote(db.Model):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+CHANGE_STATUSES = ("pending", "checking", "accepted", "refused")
+
+
 class KnowledgeChange(db.Model):
-    """A change to the bot's training data or synonyms, accepted or refused, and why."""
+    """A change to the bot's training data or synonyms: queued, checked by the gate in order, accepted or refused."""
 
     __tablename__ = "knowledge_changes"
+    __table_args__ = (sa.Index("ix_knowledge_changes_status", "status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     author: Mapped[str] = mapped_column(sa.String(254))
-    kind: Mapped[str] = mapped_column(sa.String(16))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # examples, synonym
     summary: Mapped[str] = mapped_column(sa.String(1000))
-    accepted: Mapped[bool]
-    reason: Mapped[str] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # one of CHANGE_STATUSES
+    payload: Mapped[str | None] = mapped_column(sa.Text())  # JSON: {"examples": {...}} or {"synonym": [a, b]}
+    progress: Mapped[str | None] = mapped_column(sa.String(200))  # what the gate is doing now
+    accepted: Mapped[bool | None]
+    reason: Mapped[str] = mapped_column(sa.String(1000), default="")
+    decided_at: Mapped[dt.datetime | None]
+    version: Mapped[int | None]  # the knowledge version an accepted change made
+
+
+class KnowledgeVersion(db.Model):
+    """One accepted state of the bot's data: every example and synonym added since release, in full."""
+
+    __tablename__ = "knowledge_versions"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # the version number, from 1
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    change_id: Mapped[int | None] = mapped_column(sa.ForeignKey("knowledge_changes.id"))
+    author: Mapped[str] = mapped_column(sa.String(254))
+    examples: Mapped[str] = mapped_column(sa.Text())  # JSON: intent -> examples added
+    synonyms: Mapped[str] = mapped_column(sa.Text())  # JSON: an overlay in the format of synonyms.yml
+    scores: Mapped[str | None] = mapped_column(sa.Text())  # JSON: the gate's assessment of this version
+    scores_key: Mapped[str | None] = mapped_column(sa.String(64))  # what the scores were computed from
+
+
+class KnowledgeModel(db.Model):
+    """A trained intent model (joblib bytes, signed), shared by every node whose data gives the same key."""
+
+    __tablename__ = "knowledge_models"
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    version: Mapped[int]
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    size: Mapped[int]
+    signature: Mapped[str] = mapped_column(sa.String(64))
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary())
+
+
+class Lease(db.Model):
+    """A named job that one process at a time may do (the knowledge gate, training one model), until it expires."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    expires_at: Mapped[dt.datetime]
+
+
+class SpoolMark(db.Model):
+    """How many bytes of one process's event spool file are in the events table (committed with them)."""
+
+    __tablename__ = "event_spool"
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    shipped: Mapped[int] = mapped_column(sa.BigInteger())
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 EVENT_COLUMNS = {column.name: column for column in Event.__table__.columns if column.name != "id"}

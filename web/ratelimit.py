@@ -21,6 +21,8 @@ from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from web.state import state
+
 log = logging.getLogger(__name__)
 
 
@@ -228,20 +230,26 @@ def init_rate_limits(app: Flask) -> None:
     request: up to a fifth of an answer; a hit here costs about 5 microseconds.) Limits are
     read once, when the app is built.
 
-    When the store fails (Redis unreachable), requests are let through and the log says so,
-    at most once a minute: an outage of Redis must not take the help center down with it.
+    When the store fails (Redis down, or hung until its socket timeout), the request is
+    counted in this process instead, and so are the requests of the next
+    RATELIMIT_STORAGE_RETRY_SECONDS: a hung Redis costs one timeout per process per
+    period, not one per request. An outage of Redis must not take the help center down
+    with it, nor slow it; the log says so, at most once a minute.
     """
     if not app.config["RATELIMIT_ENABLED"]:
         return
     # wrap_exceptions: every backend's errors arrive as one type, StorageError.
     uri = app.config["RATELIMIT_STORAGE_URI"]
     options = {"path": str(Path(app.instance_path) / NodeCounts.FILE_NAME)} if uri.startswith("node:") else {}
-    limiter = FixedWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True, **options))
+    shared = FixedWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True, **options))
+    local = FixedWindowRateLimiter(ProcessCounts())
+    retry_seconds = app.config["RATELIMIT_STORAGE_RETRY_SECONDS"]
     api_limits = [("api", item) for item in parse_many(app.config["API_RATE_LIMIT"])]
     ask_limits = [("ask", item) for item in parse_many(app.config["ASK_RATE_LIMIT"])]
     feedback_limits = [("feedback", item) for item in parse_many(app.config["FEEDBACK_RATE_LIMIT"])]
     send_headers = app.config["RATELIMIT_HEADERS_ENABLED"]
     last_error_logged = 0.0
+    skip_until = 0.0
 
     def counted() -> list[tuple[str, RateLimitItem]]:
         if request.endpoint == "api.api_ask":
@@ -254,23 +262,31 @@ def init_rate_limits(app: Flask) -> None:
             return api_limits
         return []
 
+    def limiter() -> FixedWindowRateLimiter:
+        return local if time.monotonic() < skip_until else shared
+
     def storage_failed(error: StorageError) -> None:
-        nonlocal last_error_logged
+        nonlocal last_error_logged, skip_until
+        skip_until = time.monotonic() + retry_seconds
         if time.monotonic() - last_error_logged >= RATE_LIMIT_ERROR_LOG_SECONDS:
             last_error_logged = time.monotonic()
-            log.error("rate limit storage failed, requests are let through: %s", error)
+            log.error("rate limit storage failed; counting in this process for the next %g s: %s", retry_seconds, error)
+
+    def hit(item: RateLimitItem, scope: str, client: str) -> tuple[bool, float]:
+        chosen = limiter()
+        try:
+            allowed = chosen.hit(item, scope, client)
+            return allowed, 0.0 if allowed else chosen.get_window_stats(item, scope, client).reset_time
+        except StorageError as error:
+            storage_failed(error)
+        allowed = local.hit(item, scope, client)
+        return allowed, 0.0 if allowed else local.get_window_stats(item, scope, client).reset_time
 
     @app.before_request
     def check_rate_limits():
         client = request.remote_addr or "unknown"
         for scope, item in counted():
-            try:
-                allowed = limiter.hit(item, scope, client)
-                if not allowed:
-                    reset = limiter.get_window_stats(item, scope, client).reset_time
-            except StorageError as error:
-                storage_failed(error)
-                return
+            allowed, reset = hit(item, scope, client)
             if not allowed:
                 raise TooManyRequests(str(item), retry_after=max(1, math.ceil(reset - time.time())))
 
@@ -279,8 +295,9 @@ def init_rate_limits(app: Flask) -> None:
         rules = counted() if send_headers else []
         if rules and response.status_code != 429:
             client = request.remote_addr or "unknown"
+            chosen = limiter()
             try:
-                windows = [(item, limiter.get_window_stats(item, scope, client)) for scope, item in rules]
+                windows = [(item, chosen.get_window_stats(item, scope, client)) for scope, item in rules]
             except StorageError as error:
                 storage_failed(error)
                 return response
@@ -289,3 +306,6 @@ def init_rate_limits(app: Flask) -> None:
             response.headers["X-RateLimit-Remaining"] = str(window.remaining)
             response.headers["X-RateLimit-Reset"] = str(math.ceil(window.reset_time))
         return response
+
+    # /readyz reports whether requests are counted per process now because the shared store failed.
+    state(app).rate_limit_degraded = lambda: time.monotonic() < skip_until

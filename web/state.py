@@ -8,6 +8,8 @@ an old model, however the swap and the request interleave.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from classifier.model import Calibration, IntentModel
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
+    from web.background import Background
     from web.events import EventLog
 
 STATE_KEY = "helpcenter"
@@ -27,11 +30,15 @@ STATE_KEY = "helpcenter"
 
 @dataclass(frozen=True)
 class Knowledge:
-    """The knowledge base, the training data and the model trained on it with the base's normaliser."""
+    """The knowledge base, the training data and the model trained on it with the base's normaliser.
+
+    ``version`` is the knowledge version of the database it was made from (0: the shipped data alone).
+    """
 
     base: kb.KnowledgeBase
     training: TrainingData
     model: IntentModel
+    version: int = 0
 
 
 @dataclass(eq=False)
@@ -45,9 +52,12 @@ class AppState:
     openapi: dict
     # How the model's thresholds are chosen (web.knowledge.make_calibration): every training uses it.
     calibration: Calibration
-    # When this worker last looked for a change another worker made, and what it found then.
-    knowledge_checked: float = 0.0
-    knowledge_stamp: tuple[int, ...] = ()
+    # The thread that follows the cluster's knowledge version and runs the gate (started per process).
+    background: Background | None = None
+    # Whether rate limits are counted per process now, because the shared store failed.
+    rate_limit_degraded: Callable[[], bool] = field(default=lambda: False, repr=False)
+    # Held while a new knowledge version is loaded, so two loads never interleave.
+    sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # A hash to check unknown sign-in addresses against (made on first use: hashing takes time).
     dummy_hash: str | None = field(default=None, repr=False)
 

@@ -11,6 +11,7 @@ from app import create_app
 from web.extensions import db
 from web.models import Event
 from web.state import knowledge, state
+from web.training import run_gate
 
 EMAIL = "gaps.agent@example.com"
 QUESTION = "please switch my pop3 access on"
@@ -58,8 +59,13 @@ def test_a_row_of_the_inbox_becomes_a_training_example(agent_page, gaps_app):
     row.get_by_label("Intent").select_option("pop3_enable")
     # The row's controls belong to a form elsewhere on the page (their form attribute): a real browser sends them.
     row.get_by_role("button", name="Add and retrain").click()
-    expect(agent_page.get_by_role("status").first).to_contain_text("Done: accepted")
-    expect(agent_page.locator(".changes")).to_contain_text(QUESTION)
+    expect(agent_page.get_by_role("status").first).to_contain_text("Queued as change 1")
+    changes = agent_page.locator(".changes")
+    expect(changes).to_contain_text(QUESTION)
+    expect(changes).to_contain_text("waiting for the gate")
+    assert run_gate(gaps_app) == 1  # what a background thread of the app does within a second
+    # The page reloads itself while a change is open (a meta refresh: no script), and shows the verdict.
+    expect(changes).to_contain_text("accepted (version 1)", timeout=15_000)
     assert QUESTION in next(i for i in knowledge(gaps_app).training.intents if i.name == "pop3_enable").examples
 
 

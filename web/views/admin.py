@@ -25,7 +25,7 @@ from web.inputs import clean_text, int_arg
 from web.models import GapNote, KnowledgeChange
 from web.reports import build_reports
 from web.state import knowledge
-from web.training import TRAINING_UPLOAD_MAX_BYTES, ChangeOutcome, change_knowledge, read_uploaded_examples
+from web.training import OPEN, TRAINING_UPLOAD_MAX_BYTES, read_uploaded_examples, request_change
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -61,8 +61,18 @@ def picked_rows(form) -> dict[str, tuple[str, ...]]:
     return {intent: tuple(items) for intent, items in examples.items()}
 
 
-def outcome_message(outcome: ChangeOutcome) -> str:
-    return ("Done: " if outcome.accepted else "Not changed: ") + outcome.reason
+def queue_change(*, examples=None, synonym=None):
+    """Queue a change for the gate (or refuse it at once if it can never apply) and say so; back to the inbox."""
+    app = current_app._get_current_object()
+    queued = request_change(app, current_user.email, examples=examples, synonym=synonym)
+    if queued.refused:
+        flash(f"Not changed: {queued.refused}")
+    else:
+        flash(
+            f"Queued as change {queued.id}. The bot is retrained and evaluated in the background; "
+            "the list of changes below shows its progress and verdict."
+        )
+    return redirect(url_for("admin.inbox", _anchor="changes-title"))
 
 
 @admin.get("")
@@ -92,6 +102,8 @@ def inbox():
         first_row=(page - 1) * per_page,
         notes=notes,
         changes=changes,
+        checking=any(change.status in OPEN for change in changes),
+        version=knowledge().version,
         days=days,
         kinds=GAP_KINDS,
         reasons=VOTE_REASONS,
@@ -111,10 +123,9 @@ def require_form(form: FlaskForm) -> None:
 @admin.post("/training")
 @login_required
 def add_training():
-    """Add the chosen inbox questions as training examples (retrained and evaluated first)."""
+    """Queue the chosen inbox questions as training examples (retrained and evaluated by the gate)."""
     require_form(AdminForm())
-    flash(outcome_message(change_knowledge(current_user.email, examples=picked_rows(request.form))))
-    return redirect(url_for("admin.inbox"))
+    return queue_change(examples=picked_rows(request.form))
 
 
 @admin.post("/training/export")
@@ -131,7 +142,7 @@ def export_training():
 @admin.post("/training/import")
 @login_required
 def import_training():
-    """Add a batch of training examples from YAML (pasted or uploaded), behind the evaluation gate."""
+    """Queue a batch of training examples from YAML (pasted or uploaded) for the evaluation gate."""
     form = ImportForm()
     require_form(form)
     upload = request.files.get("file")
@@ -145,18 +156,16 @@ def import_training():
     examples = read_uploaded_examples(text)
     if not examples:
         raise InputError("paste or upload training examples in the intents.yml format")
-    flash(outcome_message(change_knowledge(current_user.email, examples=examples)))
-    return redirect(url_for("admin.inbox"))
+    return queue_change(examples=examples)
 
 
 @admin.post("/synonyms")
 @login_required
 def add_synonym_view():
-    """Teach search and the bot that two words mean the same (retrained and evaluated first)."""
+    """Teach search and the bot that two words mean the same (retrained and evaluated by the gate)."""
     form = SynonymForm()
     require_form(form)
-    flash(outcome_message(change_knowledge(current_user.email, synonym=(form.word.data, form.synonym.data))))
-    return redirect(url_for("admin.inbox"))
+    return queue_change(synonym=(form.word.data, form.synonym.data))
 
 
 @admin.post("/notes")
